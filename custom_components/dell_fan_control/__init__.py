@@ -1,0 +1,1 @@
+"""Dell PowerEdge fan control over IPMI-LAN."""
