@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import logging
 from typing import Final
 
 DOMAIN: Final = "dell_fan_control"
 LOGGER = logging.getLogger(__package__)
+
+CONF_CIPHER_SUITE: Final = "cipher_suite"
+CIPHER_SUITE_AUTO: Final = "auto"
+CIPHER_SUITES: Final = [CIPHER_SUITE_AUTO, "17", "3"]
+SECTION_ADVANCED: Final = "advanced"
+
+DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=15)
+
+# Fan entity presets.
+PRESET_AUTO: Final = "auto"  # Dell automatic: the iDRAC runs its own curve
+PRESET_CURVE: Final = "curve"  # our curve, computed in Home Assistant
+PRESET_MANUAL: Final = "manual"  # a fixed percentage set by the user
