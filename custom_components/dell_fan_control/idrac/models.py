@@ -62,6 +62,24 @@ class DeviceIdentity:
         return self.manufacturer_id == DELL_MANUFACTURER_ID
 
 
+class SensorStatus(StrEnum):
+    """Threshold state of a reading, the status column of `ipmitool sdr`."""
+
+    OK = "ok"
+    NON_CRITICAL = "non_critical"
+    CRITICAL = "critical"
+    NON_RECOVERABLE = "non_recoverable"
+    NO_READING = "no_reading"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SensorSample:
+    """One reading: value None when the BMC has none (disabled, not scanned, absent)."""
+
+    value: float | None
+    status: SensorStatus
+
+
 class FanControlCapability(StrEnum):
     """What the firmware lets us do with Dell's OEM fan commands."""
 
