@@ -1,0 +1,751 @@
+"""The fan control law: one test per rule, then hypothesis properties over many histories."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from itertools import pairwise
+import math
+from typing import TYPE_CHECKING
+
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+import pytest
+
+from custom_components.dell_fan_control.control import (
+    DEFAULT_CURVE,
+    Action,
+    ControlSettings,
+    CurvePoint,
+    Decision,
+    FanController,
+    FanCurve,
+    InvalidSettingsError,
+    Reason,
+    control_temperature,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+PROPERTIES = hypothesis_settings(max_examples=200, deadline=None)
+
+# Defaults, but easier arithmetic where a test is about one rule only.
+NO_DWELL = ControlSettings(dwell_seconds=0)
+NO_DWELL_NO_HYSTERESIS = ControlSettings(dwell_seconds=0, hysteresis=0)
+
+
+def cpu(temperature: float | None) -> dict[str, float | None]:
+    return {"cpu1": temperature}
+
+
+def run(
+    controller: FanController,
+    polls: list[tuple[float, Mapping[str, float | None] | None]],
+) -> list[Decision]:
+    return [controller.decide(now, readings) for now, readings in polls]
+
+
+# --- Public values other code depends on -----------------------------------------
+
+
+def test_reason_and_action_values_are_stable() -> None:
+    """They are HA sensor states, event payloads and translation keys."""
+    assert [reason.value for reason in Reason] == [
+        "curve",
+        "fixed_percent",
+        "floor",
+        "hysteresis",
+        "dwell",
+        "slew_limit",
+        "poll_failed",
+        "repeated_poll_failures",
+        "unknown_reading",
+        "no_sources",
+        "critical_temperature",
+    ]
+    assert [action.value for action in Action] == ["dell_auto", "manual", "unchanged"]
+
+
+def test_defaults_are_the_documented_r730_values() -> None:
+    defaults = ControlSettings()
+    assert str(defaults.curve) == "40:20, 60:35, 75:60, 85:100"
+    assert defaults.fixed_percent is None
+    assert defaults.floor_percent == 15
+    assert defaults.critical_temperature == 85
+    assert defaults.hysteresis == 3
+    assert defaults.dwell_seconds == 30
+    assert defaults.slew_percent_per_minute == 10
+    assert defaults.failures_to_auto == 3
+
+
+# --- Curve ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("temperature", "percent"),
+    [
+        (-10, 20),  # flat below the first point
+        (40, 20),
+        (50, 28),  # 27.5 rounds up
+        (60, 35),
+        (70, 52),  # 51.67 rounds up
+        (84.9, 100),  # 99.6 rounds up
+        (85, 100),
+        (119, 100),  # flat after the last point
+    ],
+)
+def test_curve_interpolates_rounding_up(temperature: float, percent: int) -> None:
+    assert DEFAULT_CURVE.percent_at(temperature) == percent
+
+
+@pytest.mark.parametrize(
+    ("text", "temperature", "percent"),
+    [
+        ("35.3:12, 48.9:92", 45.5, 72),  # float arithmetic says 72.00000000000001
+        ("2.1:50, 9:73", 2.7, 52),  # binary-exact arithmetic says just above 52
+    ],
+)
+def test_curve_rounds_up_the_decimal_value_not_float_noise(
+    text: str, temperature: float, percent: int
+) -> None:
+    assert FanCurve.parse(text).percent_at(temperature) == percent
+
+
+def test_vertical_step_takes_the_higher_percentage() -> None:
+    curve = FanCurve.parse("40:20, 60:30, 60:50, 80:80")
+    assert curve.percent_at(59.99) == 30
+    assert curve.percent_at(60) == 50
+    assert FanCurve.parse("40:20, 80:60, 80:100").percent_at(80) == 100
+
+
+def test_curve_text_round_trip() -> None:
+    curve = FanCurve.parse(" 40:20,60:35 , 72.5:50, 85:100, ")
+    assert curve.points == (
+        CurvePoint(40, 20),
+        CurvePoint(60, 35),
+        CurvePoint(72.5, 50),
+        CurvePoint(85, 100),
+    )
+    assert str(curve) == "40:20, 60:35, 72.5:50, 85:100"
+    assert FanCurve.parse(str(curve)) == curve
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "at least 2 points, got 0"),
+        ("40:20", "at least 2 points, got 1"),
+        ("40:20, 60", "'60' is not TEMPERATURE:PERCENT"),
+        ("40:20, 60-35", "'60-35' is not TEMPERATURE:PERCENT"),
+        (
+            "40:20, 60:35.5",
+            "'60:35.5' is not TEMPERATURE:PERCENT with a whole percentage",
+        ),
+        ("40:20, hot:35", "'hot:35' is not TEMPERATURE:PERCENT"),
+        ("40:20, 130:35", "point 2: temperature 130 °C is outside 0-120 °C"),
+        ("-1:20, 60:35", "point 1: temperature -1 °C is outside 0-120 °C"),
+        ("nan:20, 60:35", "point 1: temperature nan °C is outside"),
+        ("40:20, 60:101", "point 2: 101 % is outside 0-100 %"),
+        ("40:-1, 60:35", "point 1: -1 % is outside 0-100 %"),
+        (
+            "60:20, 40:35",
+            "point 2: temperature 40 °C is below the previous point's 60 °C",
+        ),
+        ("40:50, 60:35", "point 2: 35 % is below the previous point's 50 %"),
+    ],
+)
+def test_bad_curve_text_names_the_problem(text: str, problem: str) -> None:
+    with pytest.raises(InvalidSettingsError, match=problem) as caught:
+        FanCurve.parse(text)
+    assert caught.value.field == "curve"
+    assert isinstance(caught.value, ValueError)
+
+
+# --- Settings ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"fixed_percent": 101}, "fixed_percent"),
+        ({"fixed_percent": -1}, "fixed_percent"),
+        ({"floor_percent": 101}, "floor_percent"),
+        ({"floor_percent": -1}, "floor_percent"),
+        ({"critical_temperature": 0}, "critical_temperature"),
+        ({"critical_temperature": 121}, "critical_temperature"),
+        ({"critical_temperature": math.nan}, "critical_temperature"),
+        ({"hysteresis": -0.5}, "hysteresis"),
+        ({"hysteresis": 85}, "hysteresis"),
+        ({"dwell_seconds": -1}, "dwell_seconds"),
+        ({"dwell_seconds": math.inf}, "dwell_seconds"),
+        ({"slew_percent_per_minute": 0}, "slew_percent_per_minute"),
+        ({"slew_percent_per_minute": math.inf}, "slew_percent_per_minute"),
+        ({"failures_to_auto": 0}, "failures_to_auto"),
+    ],
+)
+def test_bad_settings_name_the_field(changes: dict[str, float], field: str) -> None:
+    with pytest.raises(InvalidSettingsError) as caught:
+        ControlSettings(**changes)  # type: ignore[arg-type]
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("settings", "temperature", "percent"),
+    [
+        (ControlSettings(), 60, 35),
+        (ControlSettings(), 20, 20),
+        (ControlSettings(floor_percent=25), 20, 25),
+        (ControlSettings(fixed_percent=40), 80, 40),
+        (ControlSettings(fixed_percent=5), 80, 15),
+    ],
+)
+def test_target_percent_is_curve_or_fixed_raised_to_the_floor(
+    settings: ControlSettings, temperature: float, percent: int
+) -> None:
+    assert settings.target_percent(temperature) == percent
+
+
+@pytest.mark.parametrize(
+    ("readings", "expected"),
+    [
+        ({"cpu1": 50.0, "cpu2": 61.5, "gpu": 40.0}, 61.5),
+        ({"cpu1": 50.0, "cpu2": None}, None),
+        ({"cpu1": 50.0, "cpu2": math.nan}, None),
+        ({"cpu1": 50.0, "cpu2": -math.inf}, None),
+        ({}, None),
+    ],
+)
+def test_control_temperature_is_the_hottest_known_source(
+    readings: dict[str, float | None], expected: float | None
+) -> None:
+    assert control_temperature(readings) == expected
+
+
+# --- Start-up and failed polls ------------------------------------------------------
+
+
+def test_no_command_until_the_first_good_read() -> None:
+    controller = FanController(ControlSettings())
+    first, second = run(controller, [(0, None), (10, None)])
+    for decision in (first, second):
+        assert decision == Decision(
+            action=Action.UNCHANGED, reason=Reason.POLL_FAILED, percent=None
+        )
+    third = controller.decide(20, cpu(60))
+    assert third == Decision(
+        action=Action.MANUAL, reason=Reason.CURVE, percent=35, control_temperature=60
+    )
+
+
+def test_failed_polls_hand_back_at_the_configured_count() -> None:
+    controller = FanController(ControlSettings(failures_to_auto=3))
+    decisions = run(
+        controller, [(0, cpu(60)), (10, None), (20, None), (30, None), (40, None)]
+    )
+    assert [d.action for d in decisions] == [
+        Action.MANUAL,
+        Action.UNCHANGED,
+        Action.UNCHANGED,
+        Action.DELL_AUTO,
+        Action.DELL_AUTO,
+    ]
+    assert decisions[1].percent == decisions[2].percent == 35
+    assert decisions[1].reason is Reason.POLL_FAILED
+    assert decisions[3].reason is decisions[4].reason is Reason.REPEATED_POLL_FAILURES
+    assert decisions[3].percent is None
+
+
+def test_a_good_read_resets_the_failure_count() -> None:
+    controller = FanController(ControlSettings(failures_to_auto=3))
+    polls: list[tuple[float, Mapping[str, float | None] | None]] = [
+        (0, cpu(60)),
+        (10, None),
+        (20, None),
+        (30, cpu(60)),
+        (40, None),
+        (50, None),
+    ]
+    assert all(d.action is not Action.DELL_AUTO for d in run(controller, polls))
+
+
+def test_one_failed_poll_keeps_dell_auto_in_force() -> None:
+    controller = FanController(ControlSettings())
+    run(controller, [(0, cpu(None))])
+    assert controller.decide(10, None) == Decision(
+        action=Action.DELL_AUTO, reason=Reason.POLL_FAILED
+    )
+
+
+def test_failures_to_auto_of_one_hands_back_on_the_first_failure() -> None:
+    controller = FanController(ControlSettings(failures_to_auto=1))
+    assert controller.decide(0, None).action is Action.DELL_AUTO
+
+
+# --- Unknown readings ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [None, math.nan, math.inf, -math.inf])
+def test_unknown_reading_is_hot(bad: float | None) -> None:
+    controller = FanController(ControlSettings())
+    controller.decide(0, cpu(50))
+    decision = controller.decide(10, {"cpu1": 50.0, "cpu2": bad, "gpu": None})
+    assert decision == Decision(
+        action=Action.DELL_AUTO,
+        reason=Reason.UNKNOWN_READING,
+        unknown_sources=("cpu2", "gpu"),
+    )
+
+
+def test_no_sources_is_hot() -> None:
+    decision = FanController(ControlSettings()).decide(0, {})
+    assert decision == Decision(action=Action.DELL_AUTO, reason=Reason.NO_SOURCES)
+
+
+def test_after_an_unknown_reading_control_resumes_fresh() -> None:
+    """Even a much lower % applies at once: the fans were under Dell's control."""
+    controller = FanController(ControlSettings())
+    decisions = run(controller, [(0, cpu(80)), (10, cpu(None)), (20, cpu(40))])
+    assert decisions[0].percent == 80
+    assert decisions[2] == Decision(
+        action=Action.MANUAL, reason=Reason.CURVE, percent=20, control_temperature=40
+    )
+
+
+# --- Critical temperature -------------------------------------------------------------
+
+
+def test_critical_hands_back_and_latches_until_below_critical_minus_hysteresis() -> (
+    None
+):
+    controller = FanController(ControlSettings(critical_temperature=85, hysteresis=3))
+    temperatures = [84.9, 85, 84, 82.1, 82, 81.9]
+    decisions = [controller.decide(10 * i, cpu(t)) for i, t in enumerate(temperatures)]
+    assert [d.action for d in decisions] == [
+        Action.MANUAL,
+        Action.DELL_AUTO,
+        Action.DELL_AUTO,
+        Action.DELL_AUTO,
+        Action.DELL_AUTO,
+        Action.MANUAL,
+    ]
+    assert decisions[1].reason is Reason.CRITICAL_TEMPERATURE
+    assert decisions[1].control_temperature == 85
+    assert decisions[5].percent == ControlSettings().target_percent(81.9)
+
+
+def test_critical_applies_in_fixed_mode() -> None:
+    controller = FanController(ControlSettings(fixed_percent=30))
+    assert controller.decide(0, cpu(90)).action is Action.DELL_AUTO
+
+
+# --- Rising, holding, stepping down -----------------------------------------------------
+
+
+def test_unchanged_when_the_percentage_is_already_in_force() -> None:
+    controller = FanController(ControlSettings())
+    run(controller, [(0, cpu(60))])
+    assert controller.decide(10, cpu(60)) == Decision(
+        action=Action.UNCHANGED, reason=Reason.CURVE, percent=35, control_temperature=60
+    )
+
+
+def test_increase_applies_at_once_even_during_dwell_and_descent() -> None:
+    controller = FanController(ControlSettings())
+    decisions = run(
+        controller,
+        [(0, cpu(75)), (1, cpu(40)), (200, cpu(40)), (201, cpu(80))],
+    )
+    assert decisions[1].reason is Reason.DWELL
+    assert decisions[2].reason is Reason.SLEW_LIMIT
+    assert decisions[3].action is Action.MANUAL
+    assert decisions[3].percent == 80
+
+
+def test_floor_raises_the_curve() -> None:
+    controller = FanController(ControlSettings(floor_percent=25))
+    assert controller.decide(0, cpu(30)) == Decision(
+        action=Action.MANUAL, reason=Reason.FLOOR, percent=25, control_temperature=30
+    )
+
+
+def test_drop_smaller_than_hysteresis_holds_then_larger_drop_steps_down() -> None:
+    controller = FanController(NO_DWELL)  # hysteresis 3 °C
+    decisions = run(
+        controller,
+        [(0, cpu(60)), *((t, cpu(57.5)) for t in range(10, 600, 10)), (600, cpu(55))],
+    )
+    assert decisions[0].percent == 35
+    assert {(d.action, d.reason, d.percent) for d in decisions[1:-1]} == {
+        (Action.UNCHANGED, Reason.HYSTERESIS, 35)
+    }
+    # target(55 + 3) = 33.5 -> 34: one step, then the band holds it above target(55) = 32.
+    assert decisions[-1] == Decision(
+        action=Action.MANUAL,
+        reason=Reason.HYSTERESIS,
+        percent=34,
+        control_temperature=55,
+    )
+
+
+def test_dwell_delays_the_first_step_down() -> None:
+    controller = FanController(ControlSettings(hysteresis=0, dwell_seconds=30))
+    decisions = run(
+        controller, [(t, cpu(75 if t == 0 else 40)) for t in range(0, 50, 10)]
+    )
+    assert [(d.reason, d.percent) for d in decisions] == [
+        (Reason.CURVE, 60),
+        (Reason.DWELL, 60),
+        (Reason.DWELL, 60),
+        (Reason.SLEW_LIMIT, 60),  # dwell over; no budget yet
+        (Reason.SLEW_LIMIT, 59),  # 10 s at 10 %/min
+    ]
+
+
+@pytest.mark.parametrize("poll_seconds", [1, 5, 10, 30])
+def test_slew_limit_is_exact_whatever_the_poll_interval(poll_seconds: int) -> None:
+    """Fractions of a % carry over: short polls still add up to 10 %/min."""
+    controller = FanController(NO_DWELL_NO_HYSTERESIS)  # 10 %/min
+    controller.decide(0, cpu(75))  # 60 %
+    for now in range(poll_seconds, 241, poll_seconds):
+        decision = controller.decide(now, cpu(40))  # target 20 %
+        assert decision.percent == max(20, 60 - now // 6), now
+    assert decision.reason is Reason.CURVE
+
+
+def test_long_hold_does_not_bank_slew_budget() -> None:
+    """Ten minutes in the band, then a big drop: one slew step, not a cliff."""
+    controller = FanController(NO_DWELL)
+    run(controller, [(t, cpu(60 if t == 0 else 58)) for t in range(0, 601, 10)])
+    assert controller.decide(610, cpu(40)).percent == 34
+
+
+def test_reaching_the_target_does_not_bank_slew_budget() -> None:
+    controller = FanController(NO_DWELL_NO_HYSTERESIS)
+    decisions = run(
+        controller, [(0, cpu(75)), (600, cpu(74)), (605, cpu(40)), (610, cpu(40))]
+    )
+    assert [d.percent for d in decisions] == [60, 59, 59, 58]
+
+
+def test_clock_going_backwards_never_raises_or_drops() -> None:
+    controller = FanController(NO_DWELL_NO_HYSTERESIS)
+    controller.decide(100, cpu(75))
+    decision = controller.decide(50, cpu(40))
+    assert (decision.action, decision.percent) == (Action.UNCHANGED, 60)
+
+
+# --- Fixed percentage (preset manual) -------------------------------------------------------
+
+
+def test_fixed_percent_ignores_the_curve_but_not_the_floor() -> None:
+    controller = FanController(ControlSettings(fixed_percent=40))
+    assert controller.decide(0, cpu(80)) == Decision(
+        action=Action.MANUAL,
+        reason=Reason.FIXED_PERCENT,
+        percent=40,
+        control_temperature=80,
+    )
+    below_floor = FanController(ControlSettings(fixed_percent=10, floor_percent=15))
+    assert below_floor.decide(0, cpu(30)) == Decision(
+        action=Action.MANUAL, reason=Reason.FLOOR, percent=15, control_temperature=30
+    )
+
+
+def test_changing_the_fixed_percent_rises_at_once_and_falls_through_dwell() -> None:
+    controller = FanController(ControlSettings(fixed_percent=30))
+    controller.decide(0, cpu(50))
+    controller.settings = ControlSettings(fixed_percent=70)
+    assert controller.decide(10, cpu(50)).percent == 70
+    controller.settings = ControlSettings(fixed_percent=20)
+    assert controller.decide(20, cpu(50)).reason is Reason.DWELL
+    assert controller.decide(46, cpu(50)).percent == 69
+
+
+def test_unknown_reading_hands_back_in_fixed_mode() -> None:
+    controller = FanController(ControlSettings(fixed_percent=40))
+    assert controller.decide(0, cpu(None)).action is Action.DELL_AUTO
+
+
+# --- Reconnect ------------------------------------------------------------------------------
+
+
+def test_first_command_after_reconnect_is_fresh() -> None:
+    controller = FanController(ControlSettings())
+    controller.decide(0, cpu(75))
+    controller.on_reconnect()
+    same = controller.decide(10, cpu(75))
+    assert (same.action, same.percent) == (Action.MANUAL, 60)  # not UNCHANGED
+    controller.on_reconnect()
+    lower = controller.decide(11, cpu(40))
+    assert (lower.action, lower.percent) == (Action.MANUAL, 20)  # no dwell, no slew
+
+
+def test_failed_poll_after_reconnect_claims_nothing_is_in_force() -> None:
+    controller = FanController(ControlSettings())
+    controller.decide(0, cpu(75))
+    controller.on_reconnect()
+    assert controller.decide(10, None) == Decision(
+        action=Action.UNCHANGED, reason=Reason.POLL_FAILED, percent=None
+    )
+
+
+def test_reconnect_keeps_the_critical_latch_and_failure_count() -> None:
+    controller = FanController(ControlSettings(failures_to_auto=2))
+    controller.decide(0, cpu(86))
+    controller.on_reconnect()
+    assert controller.decide(10, cpu(84)).reason is Reason.CRITICAL_TEMPERATURE
+    controller.decide(20, cpu(60))
+    controller.decide(30, None)
+    controller.on_reconnect()
+    assert controller.decide(40, None).reason is Reason.REPEATED_POLL_FAILURES
+
+
+# --- Properties ------------------------------------------------------------------------------
+
+SOURCES = ("cpu1", "cpu2", "gpu")
+temperatures = st.floats(min_value=10, max_value=125)
+
+
+@st.composite
+def curves(draw: st.DrawFn) -> FanCurve:
+    size = draw(st.integers(min_value=2, max_value=6))
+    points = zip(
+        sorted(draw(st.lists(st.floats(0, 120), min_size=size, max_size=size))),
+        sorted(draw(st.lists(st.integers(0, 100), min_size=size, max_size=size))),
+        strict=True,
+    )
+    return FanCurve(tuple(CurvePoint(t, p) for t, p in points))
+
+
+@st.composite
+def control_settings(draw: st.DrawFn) -> ControlSettings:
+    critical = draw(st.floats(min_value=40, max_value=120))
+    return ControlSettings(
+        curve=draw(curves()),
+        fixed_percent=draw(st.none() | st.integers(0, 100)),
+        floor_percent=draw(st.integers(0, 100)),
+        critical_temperature=critical,
+        hysteresis=draw(st.floats(min_value=0, max_value=10)),
+        dwell_seconds=draw(st.floats(min_value=0, max_value=120)),
+        slew_percent_per_minute=draw(st.floats(min_value=0.5, max_value=100)),
+        failures_to_auto=draw(st.integers(1, 4)),
+    )
+
+
+good_readings = st.dictionaries(st.sampled_from(SOURCES), temperatures, min_size=1)
+any_readings = st.one_of(
+    good_readings,
+    good_readings,
+    st.none(),
+    st.dictionaries(
+        st.sampled_from(SOURCES),
+        temperatures | st.sampled_from([None, math.nan, math.inf]),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Poll:
+    after_seconds: float
+    readings: Mapping[str, float | None] | None
+    reconnect_first: bool
+
+
+polls = st.lists(
+    st.builds(
+        Poll,
+        st.floats(min_value=0, max_value=90),
+        any_readings,
+        st.sampled_from((False, False, False, True)),  # reconnect before this poll
+    ),
+    max_size=40,
+)
+
+
+def unknown(readings: Mapping[str, float | None]) -> bool:
+    return not readings or any(
+        v is None or not math.isfinite(v) for v in readings.values()
+    )
+
+
+def fan_level(decision: Decision) -> float:
+    """Dell automatic ranks above every manual %: it is the hand-back when in doubt."""
+    if decision.action is Action.DELL_AUTO:
+        return math.inf
+    assert decision.percent is not None
+    return decision.percent
+
+
+@PROPERTIES
+@given(control_settings(), polls)
+def test_every_decision_is_safe(settings: ControlSettings, history: list[Poll]) -> None:
+    """Auto or floor..100; auto on unknown and critical; never below the target."""
+    controller = FanController(settings)
+    now = 0.0
+    for poll in history:
+        now += poll.after_seconds
+        if poll.reconnect_first:
+            controller.on_reconnect()
+        decision = controller.decide(now, poll.readings)
+        if decision.action is Action.DELL_AUTO:
+            assert decision.percent is None
+        elif decision.percent is not None:
+            assert settings.floor_percent <= decision.percent <= 100
+        if poll.readings is None:
+            assert decision.action is not Action.MANUAL
+            continue
+        if unknown(poll.readings):
+            assert decision.action is Action.DELL_AUTO
+            continue
+        temperature = max(v for v in poll.readings.values() if v is not None)
+        if temperature >= settings.critical_temperature:
+            assert decision.action is Action.DELL_AUTO
+        if decision.action is not Action.DELL_AUTO:
+            assert decision.percent is not None
+            assert decision.percent >= settings.target_percent(temperature)
+
+
+@PROPERTIES
+@given(control_settings(), polls)
+def test_unchanged_means_exactly_what_is_in_force(
+    settings: ControlSettings, history: list[Poll]
+) -> None:
+    """MANUAL is always a change; UNCHANGED repeats the % in force, or None if there is none."""
+    controller = FanController(settings)
+    in_force: int | Action | None = None
+    now = 0.0
+    for poll in history:
+        now += poll.after_seconds
+        if poll.reconnect_first:
+            controller.on_reconnect()
+            in_force = None
+        decision = controller.decide(now, poll.readings)
+        match decision.action:
+            case Action.MANUAL:
+                assert decision.percent != in_force
+                in_force = decision.percent
+            case Action.UNCHANGED:
+                assert in_force is None or isinstance(in_force, int)
+                assert decision.percent == in_force
+            case Action.DELL_AUTO:
+                in_force = Action.DELL_AUTO
+
+
+@PROPERTIES
+@given(control_settings(), polls)
+def test_decreases_respect_dwell_slew_and_hysteresis(
+    settings: ControlSettings, history: list[Poll]
+) -> None:
+    controller = FanController(settings)
+    rate = settings.slew_percent_per_minute / 60
+    manual_run: list[tuple[float, int]] = []  # (time, %) since manual control began
+    last_rise = -math.inf
+    now = 0.0
+    for poll in history:
+        now += poll.after_seconds
+        if poll.reconnect_first:
+            controller.on_reconnect()
+            manual_run = []
+        decision = controller.decide(now, poll.readings)
+        if decision.percent is None:
+            manual_run = []
+            continue
+        if not manual_run or decision.percent > manual_run[-1][1]:
+            last_rise = now
+        elif decision.percent < manual_run[-1][1]:
+            assert decision.control_temperature is not None
+            assert now - last_rise >= settings.dwell_seconds
+            assert decision.percent >= settings.target_percent(
+                decision.control_temperature + settings.hysteresis
+            )
+            for earlier, percent in manual_run:
+                # Integer steps: at most one % ahead of a continuous ramp.
+                assert percent - decision.percent <= rate * (now - earlier) + 1 + 1e-9
+        manual_run.append((now, decision.percent))
+
+
+@PROPERTIES
+@given(control_settings(), polls, st.floats(0, 90), temperatures, temperatures)
+def test_fan_level_never_falls_as_temperature_rises(
+    settings: ControlSettings,
+    history: list[Poll],
+    after_seconds: float,
+    first: float,
+    second: float,
+) -> None:
+    controller = FanController(settings)
+    now = 0.0
+    for poll in history:
+        now += poll.after_seconds
+        controller.decide(now, poll.readings)
+    cooler, hotter = sorted((first, second))
+    cooler_decision = copy.deepcopy(controller).decide(now + after_seconds, cpu(cooler))
+    hotter_decision = copy.deepcopy(controller).decide(now + after_seconds, cpu(hotter))
+    assert fan_level(cooler_decision) <= fan_level(hotter_decision)
+
+
+@PROPERTIES
+@given(control_settings(), st.data())
+def test_drop_smaller_than_hysteresis_never_lowers_the_fans(
+    settings: ControlSettings, data: st.DataObject
+) -> None:
+    start = data.draw(st.floats(10, settings.critical_temperature, exclude_max=True))
+    within_band = st.floats(
+        start - settings.hysteresis,
+        settings.critical_temperature,
+        exclude_min=True,
+        exclude_max=True,
+    )
+    controller = FanController(settings)
+    started = controller.decide(0, cpu(start)).percent
+    assert started is not None
+    now = 0.0
+    for after_seconds, temperature in data.draw(
+        st.lists(st.tuples(st.floats(0, 300), within_band), max_size=30)
+    ):
+        now += after_seconds
+        percent = controller.decide(now, cpu(temperature)).percent
+        assert percent is not None
+        assert percent >= started
+
+
+point_lists = st.lists(
+    st.builds(
+        CurvePoint,
+        st.floats(-20, 140) | st.just(math.nan),
+        st.integers(-10, 110),
+    ),
+    max_size=6,
+)
+
+
+@PROPERTIES
+@given(point_lists)
+def test_curve_validation_accepts_exactly_the_valid_curves(
+    points: list[CurvePoint],
+) -> None:
+    valid = (
+        len(points) >= 2
+        and all(0 <= p.temperature <= 120 and 0 <= p.percent <= 100 for p in points)
+        and all(
+            a.temperature <= b.temperature and a.percent <= b.percent
+            for a, b in pairwise(points)
+        )
+    )
+    if valid:
+        curve = FanCurve(tuple(points))
+        assert FanCurve.parse(str(curve)) == curve
+    else:
+        with pytest.raises(InvalidSettingsError):
+            FanCurve(tuple(points))
+
+
+@PROPERTIES
+@given(curves(), temperatures, temperatures)
+def test_curve_is_monotonic_and_bounded_by_its_ends(
+    curve: FanCurve, first: float, second: float
+) -> None:
+    cooler, hotter = sorted((first, second))
+    assert curve.percent_at(cooler) <= curve.percent_at(hotter)
+    assert curve.points[0].percent <= curve.percent_at(cooler)
+    assert curve.percent_at(hotter) <= curve.points[-1].percent
