@@ -1,1 +1,41 @@
-"""Dell PowerEdge fan control over IPMI-LAN."""
+"""Dell PowerEdge fan control over IPMI-LAN: sensors, a fan entity and HA-side curves."""
+
+from __future__ import annotations
+
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+
+from .coordinator import DellFanConfigEntry, DellFanCoordinator
+
+PLATFORMS = [Platform.FAN, Platform.SENSOR, Platform.SWITCH]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: DellFanConfigEntry) -> bool:
+    """Connect, read the SDR once, then poll."""
+    coordinator = DellFanCoordinator(hass, entry)
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except Exception:
+        # A retried setup builds a new client: never leave a session open on the BMC.
+        await hass.async_add_executor_job(coordinator.client.close)
+        raise
+    entry.runtime_data = coordinator
+
+    async def _hand_back_on_stop(_event: Event) -> None:
+        await coordinator.async_hand_back()
+
+    entry.async_on_unload(
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _hand_back_on_stop)
+    )
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # Entities have now said which sensors they need; fill them without waiting a cycle.
+    await coordinator.async_refresh()
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: DellFanConfigEntry) -> bool:
+    """Hand the fans back to the iDRAC (unless told not to) and close the session."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_hand_back()
+    return unloaded

@@ -20,3 +20,5 @@ DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=15)
 PRESET_AUTO: Final = "auto"  # Dell automatic: the iDRAC runs its own curve
 PRESET_CURVE: Final = "curve"  # our curve, computed in Home Assistant
 PRESET_MANUAL: Final = "manual"  # a fixed percentage set by the user
+
+EVENT_FAILSAFE: Final = f"{DOMAIN}_failsafe"

@@ -1,0 +1,428 @@
+"""Polls one iDRAC and applies the fan decision; all IPMI work runs in the executor.
+
+One asyncio lock serialises every BMC exchange, so a poll and a user's fan command
+never interleave on the single RMCP+ session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+import time
+from typing import Any, override
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import (
+    ATTR_UNIT_OF_MEASUREMENT,
+    CONF_HOST,
+    CONF_PASSWORD,
+    CONF_PORT,
+    CONF_USERNAME,
+    UnitOfTemperature,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util.unit_conversion import TemperatureConverter
+
+from .const import (
+    CIPHER_SUITE_AUTO,
+    CONF_CIPHER_SUITE,
+    DOMAIN,
+    EVENT_FAILSAFE,
+    LOGGER,
+    PRESET_AUTO,
+    PRESET_CURVE,
+    PRESET_MANUAL,
+)
+from .control import Action, Decision, FanController, Reason
+from .idrac import IdracClient
+from .idrac.models import (
+    ConnectionSettings,
+    DeviceIdentity,
+    FanControlCapability,
+    IdracAuthError,
+    IdracError,
+    IdracNotPermittedError,
+    IdracUnsupportedError,
+    SensorInfo,
+    SensorKind,
+)
+from .options import EntryOptions
+
+type DellFanConfigEntry = ConfigEntry[DellFanCoordinator]
+
+# Reasons that mean "we could not be sure", as opposed to the user choosing Dell auto.
+FAILSAFE_REASONS = frozenset(
+    {
+        Reason.CRITICAL_TEMPERATURE,
+        Reason.UNKNOWN_READING,
+        Reason.NO_SOURCES,
+        Reason.REPEATED_POLL_FAILURES,
+    }
+)
+
+
+def connection_settings(data: Mapping[str, Any]) -> ConnectionSettings:
+    """Config entry data → client settings."""
+    suite = data.get(CONF_CIPHER_SUITE, CIPHER_SUITE_AUTO)
+    return ConnectionSettings(
+        host=data[CONF_HOST],
+        port=int(data[CONF_PORT]),
+        username=data[CONF_USERNAME],
+        password=data[CONF_PASSWORD],
+        cipher_suite=None if suite == CIPHER_SUITE_AUTO else int(suite),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DellFanData:
+    """One poll's worth of state; compared by value so unchanged polls don't wake entities."""
+
+    readings: Mapping[str, float | None]
+    powered_on: bool
+    preset: str
+    commanded_percent: int | None
+    """The manual % in force; None while the iDRAC's own curve is in charge."""
+    decision: Decision | None
+    """The control law's last word; None in the auto preset and in monitor-only."""
+    target_percent: int | None
+    poll_seconds: float = field(compare=False)
+
+
+class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
+    """Owns the client, the control law and the fan state of one server."""
+
+    config_entry: DellFanConfigEntry
+    identity: DeviceIdentity
+    sensors: dict[str, SensorInfo]
+    capability: FanControlCapability | None
+    pcie_cooling_response: bool | None
+
+    def __init__(self, hass: HomeAssistant, entry: DellFanConfigEntry) -> None:
+        self.options = EntryOptions.from_mapping(entry.options)
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=entry.title,
+            update_interval=timedelta(seconds=self.options.scan_interval),
+            always_update=False,
+        )
+        self.client = IdracClient(connection_settings(entry.data))
+        self.controller = FanController(
+            self.options.control_settings(fixed_percent=None)
+        )
+        self.preset = PRESET_AUTO
+        self.manual_percent = 50
+        self.capability = None
+        self.pcie_cooling_response = None
+        self._lock = asyncio.Lock()
+        self._entity_keys: dict[str, int] = {}
+        # Session generation in which "automatic" was last confirmed; -1: not this session.
+        self._auto_confirmed_in = -1
+        self._written_percent: tuple[int, int] | None = None  # (session generation, %)
+        self._session_seen = 0
+        self._in_failsafe = False
+        self._pending_failure: IdracError | None = None
+
+    @property
+    def monitor_only(self) -> bool:
+        """True when no Dell OEM fan command may ever be sent."""
+        return self.options.monitor_only or self.capability not in (
+            None,
+            FanControlCapability.SUPPORTED,
+        )
+
+    @property
+    def control_source_keys(self) -> tuple[str, ...]:
+        """The BMC sensors that feed the control temperature."""
+        if self.options.sources:
+            return tuple(key for key in self.options.sources if key in self.sensors)
+        return tuple(
+            key
+            for key, info in self.sensors.items()
+            if info.kind is SensorKind.CPU_TEMPERATURE
+        )
+
+    def register_entity_key(self, key: str) -> Callable[[], None]:
+        """Enabled entities say which sensors to poll; disabled ones cost no packets."""
+        self._entity_keys[key] = self._entity_keys.get(key, 0) + 1
+
+        def unregister() -> None:
+            self._entity_keys[key] -= 1
+            if not self._entity_keys[key]:
+                del self._entity_keys[key]
+
+        return unregister
+
+    def _entity_temperature(self, entity_id: str) -> float | None:
+        """Another Home Assistant entity's temperature in °C; None (= hot) if unusable."""
+        state = self.hass.states.get(entity_id)
+        if state is None:
+            return None
+        try:
+            value = float(state.state)
+        except ValueError:
+            return None
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT, UnitOfTemperature.CELSIUS)
+        if unit not in TemperatureConverter.VALID_UNITS:
+            return None
+        return TemperatureConverter.convert(value, unit, UnitOfTemperature.CELSIUS)
+
+    @override
+    async def _async_setup(self) -> None:
+        """Identity, SDR and fan-control capability, once per setup."""
+        async with self._lock:
+            try:
+                await self.hass.async_add_executor_job(self._setup_blocking)
+            except IdracAuthError as err:
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN, translation_key="invalid_auth"
+                ) from err
+            except IdracError as err:
+                self.client.close()
+                raise UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="cannot_connect",
+                    translation_placeholders={"error": str(err)},
+                ) from err
+        self._update_capability_issue()
+
+    def _setup_blocking(self) -> None:
+        self.client.connect()
+        self.identity = self.client.identity()
+        self.sensors = {info.key: info for info in self.client.sensors()}
+        if self.options.monitor_only:
+            return
+        self.capability = self.client.probe_fan_control()
+        if self.capability is FanControlCapability.SUPPORTED:
+            # The probe sent "automatic": that is what the fans do until the first decision.
+            self._auto_confirmed_in = self.client.session_generation
+            try:
+                self.pcie_cooling_response = self.client.get_pcie_cooling_response()
+            except IdracUnsupportedError:
+                self.pcie_cooling_response = None
+
+    def _update_capability_issue(self) -> None:
+        issue_id = f"fan_control_{self.config_entry.entry_id}"
+        if self.capability in (
+            FanControlCapability.NOT_PERMITTED,
+            FanControlCapability.UNSUPPORTED,
+        ):
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=f"fan_control_{self.capability}",
+                translation_placeholders={
+                    "title": self.config_entry.title,
+                    "firmware": self.identity.firmware,
+                },
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    @override
+    async def _async_update_data(self) -> DellFanData:
+        started = time.monotonic()
+        keys = tuple(dict.fromkeys((*self._entity_keys, *self.control_source_keys)))
+        async with self._lock:
+            try:
+                readings, powered_on = await self.hass.async_add_executor_job(
+                    self._read_blocking, keys
+                )
+            except IdracAuthError as err:
+                await self._async_apply(None)
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN, translation_key="invalid_auth"
+                ) from err
+            except IdracError as err:
+                await self._async_apply(None)
+                raise UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="cannot_connect",
+                    translation_placeholders={"error": str(err)},
+                ) from err
+            decision = await self._async_apply(readings)
+        return DellFanData(
+            readings=readings,
+            powered_on=powered_on,
+            preset=self.preset,
+            commanded_percent=self._commanded_percent(decision),
+            decision=decision,
+            target_percent=self._target_percent(decision),
+            poll_seconds=round(time.monotonic() - started, 4),
+        )
+
+    def _read_blocking(
+        self, keys: tuple[str, ...]
+    ) -> tuple[dict[str, float | None], bool]:
+        readings = self.client.read(keys)
+        # Chassis power costs a round trip, so ask only when nothing had a value.
+        powered_on = (
+            any(value is not None for value in readings.values())
+            or self.client.chassis_power_on()
+        )
+        return readings, powered_on
+
+    def _commanded_percent(self, decision: Decision | None) -> int | None:
+        if decision is None or decision.action is Action.DELL_AUTO:
+            return None
+        return decision.percent
+
+    def _target_percent(self, decision: Decision | None) -> int | None:
+        if decision is None or decision.control_temperature is None:
+            return None
+        return self.controller.settings.target_percent(decision.control_temperature)
+
+    async def _async_apply(
+        self, readings: Mapping[str, float | None] | None
+    ) -> Decision | None:
+        """Decide with the control law and send what it asks; None in auto or monitor-only.
+
+        readings None means the poll failed. Called with the lock held.
+        """
+        if self.monitor_only:
+            return None
+        if self.preset == PRESET_AUTO:
+            await self._async_send(self._ensure_automatic)
+            return None
+        generation = self.client.session_generation
+        if generation != self._session_seen:
+            # A new session: the BMC may have restarted and dropped our manual mode.
+            self._session_seen = generation
+            self.controller.on_reconnect()
+        sources = None
+        if readings is not None:
+            sources = {key: readings.get(key) for key in self.control_source_keys}
+            sources.update(
+                {
+                    entity_id: self._entity_temperature(entity_id)
+                    for entity_id in self.options.extra_sources
+                }
+            )
+        decision = self.controller.decide(time.monotonic(), sources)
+        self._note_failsafe(decision)
+        if decision.action is Action.DELL_AUTO:
+            await self._async_send(self._ensure_automatic)
+        elif decision.percent is not None and readings is not None:
+            # After a failed poll nothing is sent: the link is down or flaky.
+            await self._async_send(self._assert_manual, decision.percent)
+        return decision
+
+    def _note_failsafe(self, decision: Decision) -> None:
+        failsafe = (
+            decision.action is Action.DELL_AUTO and decision.reason in FAILSAFE_REASONS
+        )
+        if failsafe and not self._in_failsafe:
+            LOGGER.warning(
+                "%s: fans handed back to Dell automatic (%s)",
+                self.config_entry.title,
+                decision.reason,
+            )
+            self.hass.bus.async_fire(
+                EVENT_FAILSAFE,
+                {
+                    "entry_id": self.config_entry.entry_id,
+                    "reason": decision.reason.value,
+                    "control_temperature": decision.control_temperature,
+                    "unknown_sources": list(decision.unknown_sources),
+                },
+            )
+        self._in_failsafe = failsafe
+
+    async def _async_send(self, command: Callable[..., None], *args: Any) -> None:
+        """Run a fan command; a lost link is the next poll's problem, a refusal ends control."""
+        try:
+            await self.hass.async_add_executor_job(command, *args)
+        except IdracNotPermittedError:
+            LOGGER.error(
+                "%s: the firmware refuses fan commands; monitoring only",
+                self.config_entry.title,
+            )
+            self.capability = FanControlCapability.NOT_PERMITTED
+            self._update_capability_issue()
+        except IdracError as err:
+            LOGGER.debug("%s: fan command failed: %s", self.config_entry.title, err)
+
+    def _ensure_automatic(self) -> None:
+        if self._auto_confirmed_in == self.client.session_generation:
+            return
+        self.client.set_fan_mode_automatic()
+        self._auto_confirmed_in = self.client.session_generation
+        self._written_percent = None
+
+    def _assert_manual(self, percent: int) -> None:
+        # Re-asserted every cycle: the iDRAC can silently fall back to automatic.
+        self.client.set_fan_mode_manual()
+        self._auto_confirmed_in = -1
+        generation = self.client.session_generation
+        if self._written_percent != (generation, percent):
+            self.client.set_fan_percent(percent)
+            self._written_percent = (generation, percent)
+
+    async def async_set_preset(self, preset: str, percent: int | None = None) -> None:
+        """Switch between Dell auto, our curve and a fixed %; applied at once."""
+        if self.monitor_only:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="monitor_only"
+            )
+        if percent is not None:
+            self.manual_percent = percent
+        if preset != self.preset and self.preset == PRESET_AUTO:
+            # Coming from Dell auto, start from fresh readings, not old history.
+            self.controller.on_reconnect()
+        self.preset = preset
+        fixed = self.manual_percent if preset == PRESET_MANUAL else None
+        self.controller.settings = self.options.control_settings(fixed_percent=fixed)
+        await self.async_refresh()
+
+    def restore_preset(self, preset: str, percent: int | None) -> None:
+        """Take the fan entity's last state after a restart; nothing is sent until a good read."""
+        if percent is not None:
+            self.manual_percent = percent
+        if preset in (PRESET_CURVE, PRESET_MANUAL):
+            self.preset = preset
+            fixed = self.manual_percent if preset == PRESET_MANUAL else None
+            self.controller.settings = self.options.control_settings(
+                fixed_percent=fixed
+            )
+
+    async def async_set_pcie_cooling_response(self, enabled: bool) -> None:
+        """Dell's extra cooling for third-party PCIe cards (Gen 13 and older)."""
+        async with self._lock:
+            try:
+                await self.hass.async_add_executor_job(
+                    self.client.set_pcie_cooling_response, enabled
+                )
+            except IdracError as err:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN, translation_key="command_failed"
+                ) from err
+            self.pcie_cooling_response = enabled
+        self.async_update_listeners()
+
+    async def async_hand_back(self) -> None:
+        """Stop polling, give the fans to the iDRAC and close the session (unload, HA stop)."""
+        await self.async_shutdown()
+        async with self._lock:
+            await self.hass.async_add_executor_job(self._hand_back_blocking)
+
+    def _hand_back_blocking(self) -> None:
+        try:
+            if not self.monitor_only and self.options.hand_back_on_stop:
+                self.client.set_fan_mode_automatic()
+        except IdracError as err:
+            LOGGER.warning(
+                "%s: could not hand the fans back to Dell automatic: %s",
+                self.config_entry.title,
+                err,
+            )
+        finally:
+            self.client.close()
