@@ -55,7 +55,9 @@ class StatusSnapshot:
     """What the controller is doing; the mirror adds its breaker state when it publishes."""
 
     state: ServerState
-    mode: str
+    mode: (
+        str | None
+    )  # None: not known yet, e.g. the offline status of a mirror that never polled
     last_error: str | None = None
 
 

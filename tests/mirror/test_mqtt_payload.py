@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 import json
 
 import pytest
 
 from custom_components.dell_fan_control.mqtt_payload import (
-    MetricsSnapshot,
     ServerState,
     StatusSnapshot,
     build_metrics_payload,
@@ -19,24 +17,7 @@ from custom_components.dell_fan_control.mqtt_payload import (
     validate_topic_segment,
 )
 
-POLLED_AT = datetime(2026, 10, 20, 12, 0, 5, tzinfo=UTC)
-
-
-def metrics_snapshot(**changes: object) -> MetricsSnapshot:
-    values: dict[str, object] = {
-        "timestamp": POLLED_AT,
-        "temperatures_c": {
-            "inlet_temperature": 22.0,
-            "cpu2_temperature": 51.0,
-            "cpu1_temperature": 55.0,
-        },
-        "fan_speeds_rpm": {"fan1": 3600, "fan2": 3480},
-        "power_w": 182.0,
-        "fan_command_percent": 25,
-        "mode": "curve",
-        "control_temperature_c": 55.0,
-    }
-    return MetricsSnapshot(**(values | changes))  # type: ignore[arg-type]
+from .common import POLLED_AT, metrics_snapshot
 
 
 @pytest.mark.parametrize(
