@@ -9,10 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 import re
+import socket
+import struct
 import subprocess
+from typing import Any
 
 import pyipmi
 import pyipmi.interfaces
+from pyipmi.interfaces.rmcp import RMCP_CLASS_IPMI, RmcpMsg
+from pyipmi.interfaces.rmcpplus import pack_rmcpplus, unpack_rmcpplus
 
 from poweredge_sim import SimulatedIdrac
 
@@ -73,11 +78,14 @@ def rpm_values(rows: list[tuple[str, str, str]]) -> dict[str, float]:
     }
 
 
-@contextmanager
-def pyipmi_session(
-    sim: SimulatedIdrac, *, cipher_suite: int = 3, password: str | None = None
-) -> Iterator[pyipmi.Ipmi]:
-    """Open a python-ipmi RMCP+ session (no keep-alive thread); close it after."""
+def open_pyipmi(
+    sim: SimulatedIdrac,
+    *,
+    cipher_suite: int = 3,
+    password: str | None = None,
+    privilege: str = "administrator",
+) -> pyipmi.Ipmi:
+    """Open a python-ipmi RMCP+ session without its keep-alive thread."""
     interface = pyipmi.interfaces.create_interface(
         "rmcpplus", keep_alive_interval=0, cipher_suite=cipher_suite
     )
@@ -86,9 +94,21 @@ def pyipmi_session(
     ipmi.session.set_auth_type_user(
         sim.user, sim.password if password is None else password
     )
+    ipmi.session.set_priv_level(privilege)
     ipmi.target = pyipmi.Target(ipmb_address=0x20)
     try:
         ipmi.open()
+    except BaseException:
+        interface.close()
+        raise
+    return ipmi
+
+
+@contextmanager
+def pyipmi_session(sim: SimulatedIdrac, **kwargs: Any) -> Iterator[pyipmi.Ipmi]:
+    """`open_pyipmi` as a context manager that closes the session after."""
+    ipmi = open_pyipmi(sim, **kwargs)
+    try:
         yield ipmi
     finally:
         ipmi.close()
@@ -97,3 +117,51 @@ def pyipmi_session(
 def send_raw(ipmi: pyipmi.Ipmi, netfn: int, data: bytes) -> bytes:
     """Send a raw request; return the response starting with the completion code."""
     return bytes(ipmi.interface.send_and_receive_raw(ipmi.target, 0, netfn, data))
+
+
+class RawConsole:
+    """A hand-driven RMCP+ console for checking handshake status codes.
+
+    Uses python-ipmi's RMCP+ framing helpers; the HMACs are computed here
+    from the IPMI 2.0 spec (section 13.31), not taken from the simulator.
+    """
+
+    CONSOLE_ID = 0xA0A1A2A3
+
+    def __init__(self, sim: SimulatedIdrac) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.settimeout(1.0)
+        self.sock.connect(("127.0.0.1", sim.port))
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.sock.close()
+
+    def send(self, datagram: bytes) -> bytes:
+        """Send one datagram and return the reply datagram."""
+        self.sock.send(datagram)
+        return self.sock.recv(4096)
+
+    def exchange(self, payload_type: int, payload: bytes) -> bytes:
+        """Send an unauthenticated RMCP+ payload; return the reply payload."""
+        sdu = pack_rmcpplus(payload_type, payload)
+        reply = RmcpMsg().unpack(self.send(RmcpMsg(RMCP_CLASS_IPMI).pack(sdu, 0xFF)))
+        return unpack_rmcpplus(reply)[3]
+
+    def open_session(self, algorithms: tuple[int, int, int] = (3, 4, 1)) -> bytes:
+        """Send an Open Session Request for (auth, integrity, confidentiality)."""
+        request = struct.pack("<BBxxI", 1, 4, self.CONSOLE_ID)
+        for kind, algorithm in enumerate(algorithms):
+            request += struct.pack("<BxxBBxxx", kind, 8, algorithm)
+        return self.exchange(0x10, request)
+
+    def rakp1(self, managed_id: int, rm: bytes, user: bytes, role: int = 0x14) -> bytes:
+        """Send RAKP message 1; return RAKP message 2."""
+        request = (
+            struct.pack("<BxxxI16sBxxB", 2, managed_id, rm, role, len(user)) + user
+        )
+        return self.exchange(0x12, request)
+
+    def rakp3(self, managed_id: int, auth_code: bytes) -> bytes:
+        """Send RAKP message 3; return RAKP message 4."""
+        return self.exchange(0x14, struct.pack("<BBxxI", 3, 0, managed_id) + auth_code)
