@@ -66,7 +66,10 @@ def connect(poweredge_sim_factory: SimFactory) -> Iterator[Callable[..., IdracCl
     yield open_client
     for client, sim in opened:
         client.close()
-        assert sim.open_sessions == [], "session leaked on the BMC"
+        # Messages that need no answer (RAKP 3 with an error) are handled asynchronously.
+        assert wait_until(lambda sim=sim: sim.open_sessions == []), (
+            "session leaked on the BMC"
+        )
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 1.0) -> bool:
@@ -462,3 +465,72 @@ def test_stock_python_ipmi_fails_at_suite_17_where_the_compat_layer_works(
     client.close()
     assert {session.managed_id for session in poweredge_sim.open_sessions} == stale
     poweredge_sim.restart_bmc()  # clears it, so the fixture's leak check is about us
+
+
+def test_long_system_name_is_read_over_several_sets(poweredge_sim, connect) -> None:
+    poweredge_sim.system_name = (
+        "rack-7-unit-42-r730.lab.example"  # 31 bytes: sets 0 and 1
+    )
+
+    assert (
+        connect(poweredge_sim).identity().system_name
+        == "rack-7-unit-42-r730.lab.example"
+    )
+
+
+def test_unset_or_unsupported_system_name_is_none(poweredge_sim, connect) -> None:
+    client = connect(poweredge_sim)
+    poweredge_sim.system_name = ""
+    assert client.identity().system_name is None
+    poweredge_sim.override_completion_code(0x06, 0x59, 0x80)  # parameter not supported
+    assert client.identity().system_name is None
+
+
+def test_sensor_gone_from_the_bmc_reads_none_and_rebuilds_the_sdr(
+    poweredge_sim, connect
+) -> None:
+    client = connect(poweredge_sim)
+    client.sensors()
+    sdr_reads = poweredge_sim.counters.commands[0x0A, 0x23]
+    poweredge_sim.override_completion_code(0x04, 0x2D, 0xCB)
+
+    assert client.read(["inlet_temperature"]) == {"inlet_temperature": None}
+
+    poweredge_sim.override_completion_code(0x04, 0x2D, None)
+    assert client.read(["inlet_temperature"])["inlet_temperature"] is not None
+    assert poweredge_sim.counters.commands[0x0A, 0x23] > sdr_reads
+    assert client.session_generation == 1
+
+
+def test_close_never_raises_when_the_bmc_is_gone(poweredge_sim, connect) -> None:
+    client = connect(poweredge_sim, timeout=FAST_TIMEOUT, retries=0)
+    client.connect()
+    poweredge_sim.set_faults(drop_rate=1.0)
+
+    started = time.monotonic()
+    client.close()
+
+    assert time.monotonic() - started < FAST_TIMEOUT + 0.3
+    poweredge_sim.clear_faults()
+    # The Close Session request itself arrived; only its answer was lost.
+    assert wait_until(lambda: poweredge_sim.open_sessions == [])
+
+
+def test_refused_handshake_command_is_a_protocol_error(poweredge_sim, connect) -> None:
+    poweredge_sim.override_completion_code(
+        0x06, 0x38, 0xD5
+    )  # Get Channel Auth Capabilities
+
+    with pytest.raises(IdracProtocolError, match="cannot open a session"):
+        connect(poweredge_sim).connect()
+
+
+def test_bmc_refusing_every_fan_id_is_a_protocol_error(poweredge_sim, connect) -> None:
+    poweredge_sim.override_completion_code(0x30, 0x30, 0xCC)
+    client = connect(poweredge_sim)
+
+    with pytest.raises(IdracProtocolError, match="refuses fan 0xFF"):
+        client.set_fan_percent(30)
+
+    assert [e.data for e in poweredge_sim.oem_log] == [b"\x02\xff\x1e", b"\x02\x00\x1e"]
+    assert client.per_fan_ids is None

@@ -17,6 +17,7 @@ from pyipmi.errors import (
     DecodingError,
     IpmiConnectionError,
     MessageStatusCodeError,
+    NotSupportedError,
     RetryError,
 )
 from pyipmi.interfaces.base import Interface
@@ -291,3 +292,28 @@ def test_upstream_sensor_reading_keeps_reserved_bits_and_ignores_scanning_disabl
 def test_decode_sensor_reading(response: str, raw: int | None, states: int) -> None:
     reading = decode_sensor_reading(bytes.fromhex(response))
     assert (reading.raw, reading.threshold_states) == (raw, states)
+
+
+def test_ipmi_15_only_bmc_is_not_supported() -> None:
+    interface = _scripted(
+        DellRmcpPlus(cipher_suite=None, max_retries=0),
+        lambda session, suite: 0x0200,
+        [],
+    )
+    interface._get_channel_auth_cap = lambda session: SimpleNamespace(ipmi_2_0=False)
+    with pytest.raises(NotSupportedError, match=r"IPMI v2\.0"):
+        interface.establish_session(_session())
+
+
+def test_abandon_survives_a_dead_socket() -> None:
+    interface = DellRmcpPlus(cipher_suite=17, max_retries=0)
+    interface._sock = FakeSocket()
+    interface._session = _session()
+    interface._keys = IpmitoolSessionKeys(CIPHER_SUITES[17], SIK)
+
+    def unreachable(data: bytes) -> None:
+        raise OSError("network is unreachable")
+
+    interface._sock.send = unreachable
+    interface.abandon_session()
+    assert (interface._session, interface._keys) == (None, None)

@@ -314,3 +314,34 @@ def test_sdr_walk_stops_on_looping_record_ids() -> None:
 
     with pytest.raises(IdracProtocolError, match="more than"):
         read_sdr_repository(send)
+
+
+def test_reading_of_a_non_linear_sensor_is_none() -> None:
+    (entry,) = build_catalog(
+        [full_record(1, 0x04, "Inlet Temp", sensor_type=TEMPERATURE, unit=CELSIUS)]
+    )
+    entry.record.linearization = 0x70  # "non-linear": needs Get Sensor Reading Factors
+
+    sample = to_sample(entry, SensorReading(raw=40, threshold_states=0))
+
+    assert (sample.value, sample.status) == (None, SensorStatus.NO_READING)
+
+
+def test_sdr_walk_gives_up_when_even_8_bytes_are_too_many() -> None:
+    repository = FakeRepository(R730_LIKE[:1], max_read=6)
+    with pytest.raises(IdracProtocolError, match="0xCA"):
+        read_sdr_repository(repository.send)
+
+
+def test_undecodable_record_is_a_protocol_error() -> None:
+    record = bytearray(R730_LIKE[0].data)
+    record[4] = 8  # a full sensor record cut to 8 bytes
+
+    def send(netfn: int, request: bytes) -> bytes:
+        if request[0] == 0x22:
+            return b"\x00\x01\x00"
+        _, _, offset, length = struct.unpack("<HHBB", request[1:])
+        return b"\x00\xff\xff" + bytes(record[offset : offset + length])
+
+    with pytest.raises(IdracProtocolError, match="SDR record 0x0001"):
+        read_sdr_repository(send)

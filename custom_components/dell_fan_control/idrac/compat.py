@@ -31,10 +31,8 @@ from pyipmi.interfaces.ipmb import IpmbHeaderReq, encode_ipmb_msg
 from pyipmi.interfaces.rmcpplus import (
     AUTH_ALGORITHMS,
     CIPHER_SUITES,
-    CONFIDENTIALITY_ALGO_NONE,
     RmcpPlus,
     SessionKeys,
-    aes_available,
 )
 from pyipmi.msgs import constants
 
@@ -132,13 +130,8 @@ class DellRmcpPlus(RmcpPlus):  # type: ignore[misc]
         self.negotiated_cipher_suite = suite.id
 
     def _open_first_accepted_suite(self, session: Session) -> tuple[CipherSuite, int]:
+        # Suites 3 and 17 encrypt: cryptography is a Home Assistant core dependency.
         suites = [CIPHER_SUITES[suite_id] for suite_id in self.cipher_suites]
-        if not aes_available():
-            suites = [
-                s for s in suites if s.confidentiality == CONFIDENTIALITY_ALGO_NONE
-            ]
-            if not suites:
-                raise NotSupportedError("AES-CBC-128 needs the cryptography package")
         for suite in suites[:-1]:
             try:
                 return suite, self._open_session(session, suite)

@@ -134,7 +134,7 @@ def _walk(send: SendRaw) -> Iterator[SdrCommon]:
                 _, chunk = _get_sdr(send, reservation, record_id, len(data), length)
             except _ChunkTooLongError:
                 if len(read_lengths) == 1:
-                    raise completion_error(CC_CANNOT_RETURN_BYTES, "Get SDR") from None
+                    raise
                 read_lengths.pop(0)
                 continue
             data += chunk
@@ -148,8 +148,8 @@ def _walk(send: SendRaw) -> Iterator[SdrCommon]:
     raise IdracProtocolError(f"SDR repository has more than {MAX_SDR_RECORDS} records")
 
 
-class _ChunkTooLongError(Exception):
-    """Get SDR answered 0xCA: ask for fewer bytes."""
+class _ChunkTooLongError(IdracProtocolError):
+    """Get SDR answered 0xCA: ask for fewer bytes, if we still can."""
 
 
 def _get_sdr(
@@ -164,7 +164,9 @@ def _get_sdr(
     if response[:1] == bytes([CC_RESERVATION_CANCELED]):
         raise _ReservationCanceledError
     if response[:1] == bytes([CC_CANNOT_RETURN_BYTES]):
-        raise _ChunkTooLongError
+        raise _ChunkTooLongError(
+            str(completion_error(CC_CANNOT_RETURN_BYTES, "Get SDR"))
+        )
     data = checked(response, f"Get SDR 0x{record_id:04X}", 2 + length)
     return struct.unpack_from("<H", data)[0], bytes(data[2 : 2 + length])
 
