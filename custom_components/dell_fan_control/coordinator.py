@@ -264,9 +264,10 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         self, keys: tuple[str, ...]
     ) -> tuple[dict[str, float | None], bool]:
         readings = self.client.read(keys)
-        # Chassis power costs a round trip, so ask only when nothing had a value.
+        # Chassis power costs a round trip: ask only when a reading is missing
+        # (CPU sensors read nothing while the server is off; inlet still reads).
         powered_on = (
-            any(value is not None for value in readings.values())
+            all(value is not None for value in readings.values())
             or self.client.chassis_power_on()
         )
         return readings, powered_on

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, override
+from typing import override
 
 from homeassistant.components.fan import FanEntity
 from homeassistant.components.fan.const import (
@@ -78,15 +78,3 @@ class ServerFanEntity(DellFanEntity, FanEntity, RestoreEntity):
     @override
     async def async_set_preset_mode(self, preset_mode: str) -> None:
         await self.coordinator.async_set_preset(preset_mode)
-
-    @override
-    async def async_turn_on(
-        self,
-        percentage: int | None = None,
-        preset_mode: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if percentage is not None:
-            await self.async_set_percentage(percentage)
-        elif preset_mode is not None:
-            await self.async_set_preset_mode(preset_mode)

@@ -66,7 +66,8 @@ def _bmc_description(info: SensorInfo) -> SensorEntityDescription:
             return SensorEntityDescription(
                 key=info.key,
                 translation_key="fan_speed",
-                translation_placeholders={"name": info.name},
+                # iDRAC 6 names fans "FAN 1 RPM"; the unit is already in the entity.
+                translation_placeholders={"name": info.name.removesuffix(" RPM")},
                 native_unit_of_measurement=REVOLUTIONS_PER_MINUTE,
                 state_class=SensorStateClass.MEASUREMENT,
             )
