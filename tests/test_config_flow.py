@@ -7,6 +7,10 @@ import socket
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -15,10 +19,6 @@ from custom_components.dell_fan_control.const import (
     DOMAIN,
     SECTION_ADVANCED,
 )
-from homeassistant.config_entries import SOURCE_USER
-from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 from poweredge_sim import SimulatedIdrac
 from tests.conftest import sim_entry_data, sim_unique_id
 from tests.plugins.sim import SimFactory

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    mock_restore_cache,
-)
-
-from custom_components.dell_fan_control.const import DOMAIN
 from homeassistant.components.fan import (
     ATTR_PERCENTAGE,
     ATTR_PRESET_MODE,
@@ -20,6 +13,13 @@ from homeassistant.const import ATTR_ENTITY_ID, STATE_ON
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    mock_restore_cache,
+)
+
+from custom_components.dell_fan_control.const import DOMAIN
 from poweredge_sim import SimulatedIdrac
 from tests.conftest import sim_entry_data, sim_unique_id
 from tests.plugins.sim import SimFactory

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.dell_fan_control.const import DOMAIN, PRESET_MANUAL
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP
-from homeassistant.core import HomeAssistant
 from poweredge_sim import SimulatedIdrac
 from tests.conftest import sim_entry_data, sim_unique_id
-from tests.plugins.sim import SimFactory
 
 MANUAL = bytes((0x01, 0x00))
 AUTOMATIC = bytes((0x01, 0x01))

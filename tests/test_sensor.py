@@ -6,6 +6,9 @@ from collections.abc import Generator
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -14,9 +17,6 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.dell_fan_control.const import DOMAIN
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
 from poweredge_sim import SimulatedIdrac
 from tests.conftest import sim_entry_data
 from tests.plugins.sim import SimFactory
@@ -90,8 +90,8 @@ async def test_disabled_entities_are_not_polled(
             "exhaust_temperature",
             "power_consumption",
         }
-        or "_speed" in state.entity_id
-        and "target" not in state.entity_id
+        or ("_speed" in state.entity_id
+        and "target" not in state.entity_id)
     ]
     # One request per enabled BMC sensor, then the fan-mode commands of the auto preset: none.
     assert poweredge_sim.counters.packets_in - before == len(enabled_bmc_sensors)
