@@ -106,7 +106,7 @@ class Machine:
         self.revert_manual_after = revert_manual_after
         self.auto_override_hold = auto_override_hold
         self.powered = True
-        self.mode = FanMode.AUTOMATIC
+        self._mode = FanMode.AUTOMATIC
         self.pcie_cooling_response = True
         self.disabled_sensors: set[int] = set()
         self._manual_duty: float | None = None
@@ -146,18 +146,24 @@ class Machine:
         self.powered = on
 
     # ---- fan control (what the OEM commands do) -----------------------
+    @property
+    def mode(self) -> FanMode:
+        """Return who sets the fan duty now (the iDRAC may have taken over)."""
+        self.update()
+        return self._mode
+
     def set_mode(self, mode: FanMode) -> None:
         """Enter manual mode (keeping the current duties) or go back to auto."""
         self.update()
         if mode is FanMode.MANUAL:
-            if self.mode is FanMode.AUTOMATIC:
+            if self._mode is FanMode.AUTOMATIC:
                 current = self.fan_duties()
                 self._fan_duty = list(current)
             self._manual_since = self._time
         else:
             self._manual_duty = None
             self._fan_duty = [None] * self.model.fan_count
-        self.mode = mode
+        self._mode = mode
 
     def set_duty(self, rotors: tuple[int, ...], duty: float, *, all_fans: bool) -> None:
         """Apply a duty to rotors; in automatic mode it only holds briefly."""
@@ -165,14 +171,14 @@ class Machine:
         for rotor in rotors:
             self._fan_duty[rotor] = duty
         self._manual_duty = duty if all_fans else None
-        if self.mode is FanMode.AUTOMATIC:
+        if self._mode is FanMode.AUTOMATIC:
             self._override_until = self._time + self.auto_override_hold
 
     @property
     def manual_duty(self) -> float | None:
         """Return the duty last set for all fans in manual mode, else None."""
         self.update()
-        return self._manual_duty if self.mode is FanMode.MANUAL else None
+        return self._manual_duty if self._mode is FanMode.MANUAL else None
 
     def reset_controller(self) -> None:
         """What an iDRAC reset does to fan control: back to automatic."""
@@ -255,11 +261,11 @@ class Machine:
 
     def _expire_manual_mode(self) -> None:
         if (
-            self.mode is FanMode.MANUAL
+            self._mode is FanMode.MANUAL
             and self.revert_manual_after is not None
             and self._time - self._manual_since >= self.revert_manual_after
         ):
-            self.mode = FanMode.AUTOMATIC
+            self._mode = FanMode.AUTOMATIC
             self._manual_duty = None
             self._fan_duty = [None] * self.model.fan_count
 
@@ -267,7 +273,7 @@ class Machine:
         if not self.powered:
             return [0.0] * self.model.fan_count
         auto = self._auto_duty()
-        if self.mode is FanMode.AUTOMATIC and t >= self._override_until:
+        if self._mode is FanMode.AUTOMATIC and t >= self._override_until:
             return [auto] * self.model.fan_count
         return [auto if duty is None else duty for duty in self._fan_duty]
 

@@ -298,7 +298,6 @@ class SimulatedIdrac:
     def mode(self) -> str:
         """Return "automatic" or "manual" (what the iDRAC believes now)."""
         with self._lock:
-            self._machine.update()
             return self._machine.mode.value
 
     @property
