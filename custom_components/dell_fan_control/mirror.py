@@ -24,6 +24,7 @@ from .breaker import (
     BreakerState,
     BreakerTransition,
     CircuitBreaker,
+    TransitionCause,
 )
 from .const import DOMAIN, LOGGER
 from .mqtt_payload import (
@@ -245,18 +246,20 @@ class MqttMirror:
         on_delivered: Callable[[], None] | None = None,
     ) -> None:
         """Publish once and report the outcome to the breaker; a trial that succeeds resends the status."""
-        error: Exception | None = None
         try:
             async with asyncio.timeout(self._publish_timeout):
                 await publish(self._hass, topic, payload, TELEMETRY_QOS, retain)
         except (HomeAssistantError, TimeoutError) as err:
-            error = err
-        finally:
-            self._in_flight.discard(topic)
-        if error is not None:
-            self._last_publish_error = f"{topic}: {error!r}"
+            self._last_publish_error = f"{topic}: {err!r}"
             self._breaker.record_failure()
             return
+        except BaseException:
+            # A bug or a cancellation still ends the attempt: a trial never reported would leave
+            # the breaker half-open for good.
+            self._breaker.record_failure()
+            raise
+        finally:
+            self._in_flight.discard(topic)
         recovering = self._breaker.state is BreakerState.HALF_OPEN
         self._breaker.record_success()
         if on_delivered is not None:
@@ -276,12 +279,17 @@ class MqttMirror:
         """Log once when mirroring stops and once when it resumes; failed retries only at debug."""
         match transition.previous, transition.state:
             case BreakerState.CLOSED, BreakerState.OPEN:
-                LOGGER.warning(
-                    "MQTT mirror of %s paused (%s), last publish error: %s",
-                    self._entry.title,
-                    transition.cause,
-                    self._last_publish_error,
-                )
+                if transition.cause is TransitionCause.BROKER_DISCONNECTED:
+                    LOGGER.warning(
+                        "MQTT mirror of %s paused: Home Assistant lost the MQTT broker",
+                        self._entry.title,
+                    )
+                else:
+                    LOGGER.warning(
+                        "MQTT mirror of %s paused after repeated publish failures, last: %s",
+                        self._entry.title,
+                        self._last_publish_error,
+                    )
             case _, BreakerState.CLOSED:
                 LOGGER.info("MQTT mirror of %s resumed", self._entry.title)
             case _:
