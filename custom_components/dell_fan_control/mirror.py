@@ -68,9 +68,8 @@ async def async_check_mqtt_configured(hass: HomeAssistant, entry: ConfigEntry) -
     Waits while MQTT is still being set up. The issue is not fixable from the UI: the user sets up
     MQTT (or turns mirroring off), and the issue goes away at the next check or recovery.
     """
-    from homeassistant.components import (
-        mqtt,
-    )  # optional: only entries that mirror need it
+    # Imported here: MQTT is an optional after_dependency, needed only by entries that mirror.
+    from homeassistant.components import mqtt
 
     if await mqtt.async_wait_for_mqtt_client(hass):
         ir.async_delete_issue(hass, DOMAIN, _issue_id(entry))
@@ -150,9 +149,8 @@ class MqttMirror:
         Returns whether MQTT is set up. The mirror runs either way: while MQTT is missing every
         publish fails at once, the breaker opens, and it closes by itself once MQTT works.
         """
-        from homeassistant.components import (
-            mqtt,
-        )  # optional: only entries that mirror need it
+        # Lazy, like async_check_mqtt_configured.
+        from homeassistant.components import mqtt
 
         self._mqtt_publish = mqtt.async_publish
         self._unsubscribe_connection = mqtt.async_subscribe_connection_status(
