@@ -534,3 +534,27 @@ def test_bmc_refusing_every_fan_id_is_a_protocol_error(poweredge_sim, connect) -
 
     assert [e.data for e in poweredge_sim.oem_log] == [b"\x02\xff\x1e", b"\x02\x00\x1e"]
     assert client.per_fan_ids is None
+
+
+def test_idle_session_is_renewed_before_the_bmc_drops_it(poweredge_sim) -> None:
+    now = [1000.0]
+    client = IdracClient(settings_for(poweredge_sim), clock=lambda: now[0])
+    try:
+        client.connect()
+        now[0] += 44.0
+        assert client.read(["inlet_temperature"])["inlet_temperature"] is not None
+        now[0] += 44.0  # idle time counts from the last request, not from connect
+        client.read(["inlet_temperature"])
+        assert client.session_generation == 1
+        sdr_reads = poweredge_sim.counters.commands[0x0A, 0x23]
+
+        now[0] += 45.0
+        assert client.read(["inlet_temperature"])["inlet_temperature"] is not None
+
+        assert client.session_generation == 2
+        assert poweredge_sim.counters.sessions_total == 2
+        assert poweredge_sim.counters.commands[0x0A, 0x23] == sdr_reads  # SDR kept
+        assert wait_until(lambda: len(poweredge_sim.open_sessions) == 1)
+    finally:
+        client.close()
+    assert poweredge_sim.open_sessions == []

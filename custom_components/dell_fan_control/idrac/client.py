@@ -3,6 +3,10 @@
 Home Assistant calls it from its executor. Every public method holds the client's
 lock, so calls from several threads are serialised (close() waits for a running
 poll); nothing here starts a thread or sleeps.
+
+There is no keep-alive thread: the integration polls every few seconds, which keeps
+the session alive. When calls are further apart than the BMC's session inactivity
+timeout, the session is renewed before the next request instead of timing out on it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import contextlib
 from dataclasses import dataclass
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Self
 import uuid
 
@@ -92,6 +97,8 @@ _NO_FREE_SESSION_STATUS_CODES = frozenset(
         constants.MSC_INSUFFICIENT_RESOURCES_FOR_ROLE,
     }
 )
+# BMCs close sessions idle for 60 s (IPMI v2.0 §6.12.15); renew ours well before.
+SESSION_IDLE_RENEWAL = 45.0
 # Set Session Privilege Level: the user may not be Administrator on this channel.
 _PRIVILEGE_REFUSED_CODES = frozenset({0x80, 0x81, 0x82})
 
@@ -119,8 +126,15 @@ class IdracClient:
     0xC1).
     """
 
-    def __init__(self, settings: ConnectionSettings) -> None:
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._settings = settings
+        self._clock = clock
+        self._last_used = 0.0
         self._lock = threading.RLock()
         self._interface: DellRmcpPlus | None = None
         self._link: _Link | None = None
@@ -164,7 +178,8 @@ class IdracClient:
         """Close the session and the socket. Never raises; a later call reconnects."""
         with self._lock:
             interface, link = self._interface, self._link
-            self._forget_session()
+            self._interface = self._link = None
+            self._catalog = None
             if interface is None or link is None:
                 return
             try:
@@ -339,8 +354,10 @@ class IdracClient:
             try:
                 result = operation(link)
                 session_usable = True
+                self._last_used = self._clock()
             except IdracError:
                 session_usable = True  # a completion code: the session works
+                self._last_used = self._clock()
                 raise
             except _CONNECTION_ERRORS as err:
                 raise IdracConnectionError(
@@ -352,10 +369,17 @@ class IdracClient:
                 ) from err
             finally:
                 if not session_usable:
-                    self._drop_session()
+                    self._abandon_session()
+                    self._catalog = None  # rebuilt: the BMC may have restarted
             return result
 
     def _ensure_link(self) -> _Link:
+        if (
+            self._link is not None
+            and self._clock() - self._last_used >= SESSION_IDLE_RENEWAL
+        ):
+            _LOGGER.debug("Session to %s idle, renewing it", self._where)
+            self._abandon_session()  # the SDR cache stays: nothing failed
         if self._link is not None:
             return self._link
         settings = self._settings
@@ -380,6 +404,7 @@ class IdracClient:
             raise translated from err
         self._interface = interface
         self._link = _Link(ipmi)
+        self._last_used = self._clock()
         self._session_generation += 1
         self._cipher_suite = interface.negotiated_cipher_suite
         _LOGGER.debug(
@@ -390,19 +415,13 @@ class IdracClient:
         )
         return self._link
 
-    def _drop_session(self) -> None:
-        """After a failure: tell the BMC without waiting, close the socket, forget it all."""
+    def _abandon_session(self) -> None:
+        """Tell the BMC to close the session without waiting, close the socket, forget it."""
         interface = self._interface
-        self._forget_session()
+        self._interface = self._link = None
         if interface is not None:
-            with contextlib.suppress(OSError):
-                interface.abandon_session()
+            interface.abandon_session()
             _close_socket(interface)
-
-    def _forget_session(self) -> None:
-        self._interface = None
-        self._link = None
-        self._catalog = None
 
     @property
     def _where(self) -> str:
