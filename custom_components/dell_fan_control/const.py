@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 import logging
 from typing import Final
 
@@ -14,7 +13,9 @@ CIPHER_SUITE_AUTO: Final = "auto"
 CIPHER_SUITES: Final = [CIPHER_SUITE_AUTO, "17", "3"]
 SECTION_ADVANCED: Final = "advanced"
 
-DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=15)
+# Seconds to wait for each IPMI answer (the client retries once): long enough for a busy
+# iDRAC, short enough that a dead one fails a poll well inside the poll interval.
+IPMI_TIMEOUT: Final = 2.0
 
 # Fan entity presets.
 PRESET_AUTO: Final = "auto"  # Dell automatic: the iDRAC runs its own curve

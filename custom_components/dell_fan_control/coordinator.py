@@ -33,6 +33,7 @@ from .const import (
     CONF_CIPHER_SUITE,
     DOMAIN,
     EVENT_FAILSAFE,
+    IPMI_TIMEOUT,
     LOGGER,
     PRESET_AUTO,
     PRESET_CURVE,
@@ -75,6 +76,7 @@ def connection_settings(data: Mapping[str, Any]) -> ConnectionSettings:
         username=data[CONF_USERNAME],
         password=data[CONF_PASSWORD],
         cipher_suite=None if suite == CIPHER_SUITE_AUTO else int(suite),
+        timeout=IPMI_TIMEOUT,
     )
 
 
@@ -113,6 +115,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
             always_update=False,
         )
         self.client = IdracClient(connection_settings(entry.data))
+        self.clock: Callable[[], float] = time.monotonic  # the control law's time
         self.controller = FanController(
             self.options.control_settings(fixed_percent=None)
         )
@@ -308,7 +311,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                     for entity_id in self.options.extra_sources
                 }
             )
-        decision = self.controller.decide(time.monotonic(), sources)
+        decision = self.controller.decide(self.clock(), sources)
         self._note_failsafe(decision)
         if decision.action is Action.DELL_AUTO:
             await self._async_send(self._ensure_automatic)

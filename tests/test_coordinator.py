@@ -1,0 +1,208 @@
+"""Faults against the simulated iDRAC: every one ends in the state docs/safety.md promises.
+
+Each test drives polls by hand (coordinator.async_refresh) with the control law's clock
+injected, so nothing depends on wall-clock timing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from unittest.mock import patch
+
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
+
+from custom_components.dell_fan_control.const import (
+    DOMAIN,
+    EVENT_FAILSAFE,
+    PRESET_CURVE,
+    PRESET_MANUAL,
+)
+from custom_components.dell_fan_control.coordinator import DellFanCoordinator
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from poweredge_sim import SimulatedIdrac
+from tests.conftest import sim_entry_data, sim_unique_id
+from tests.plugins.sim import SimFactory
+from tests.test_init import AUTOMATIC, MANUAL, oem_requests
+
+
+class FakeClock:
+    """The control law's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def short_ipmi_timeout() -> Generator[None]:
+    """A dead BMC fails a poll in a fraction of a second instead of seconds."""
+    with patch("custom_components.dell_fan_control.coordinator.IPMI_TIMEOUT", 0.2):
+        yield
+
+
+@pytest.fixture
+async def coordinator(init_integration: MockConfigEntry) -> DellFanCoordinator:
+    coordinator: DellFanCoordinator = init_integration.runtime_data
+    coordinator.clock = FakeClock()
+    return coordinator
+
+
+async def poll(coordinator: DellFanCoordinator, seconds: float = 15.0) -> None:
+    assert isinstance(coordinator.clock, FakeClock)
+    coordinator.clock.now += seconds
+    await coordinator.async_refresh()
+
+
+async def test_unknown_reading_hands_back_and_fires_event(
+    hass: HomeAssistant, poweredge_sim: SimulatedIdrac, coordinator: DellFanCoordinator
+) -> None:
+    events = async_capture_events(hass, EVENT_FAILSAFE)
+    await coordinator.async_set_preset(PRESET_CURVE)
+    assert poweredge_sim.mode == "manual"
+
+    poweredge_sim.disable_sensor("Temp")  # both CPU sensors read "Disabled"
+    await poll(coordinator)
+
+    assert poweredge_sim.mode == "automatic"
+    assert oem_requests(poweredge_sim)[-1] == AUTOMATIC
+    assert coordinator.data.decision is not None
+    assert coordinator.data.decision.reason == "unknown_reading"
+    assert coordinator.data.commanded_percent is None
+    assert [event.data["reason"] for event in events] == ["unknown_reading"]
+
+    await poll(coordinator)  # still unknown: no second event, no repeated command
+    assert len(events) == 1
+    assert oem_requests(poweredge_sim)[-1] == AUTOMATIC
+
+    poweredge_sim.enable_sensor("Temp")
+    await poll(coordinator)
+    assert poweredge_sim.mode == "manual"
+
+
+async def test_critical_temperature_hands_back_until_below_hysteresis(
+    hass: HomeAssistant, poweredge_sim: SimulatedIdrac, coordinator: DellFanCoordinator
+) -> None:
+    await coordinator.async_set_preset(PRESET_MANUAL, 20)
+    cpu = max(
+        coordinator.data.readings["cpu1_temperature"],
+        coordinator.data.readings["cpu2_temperature"],
+    )
+    # Move the critical threshold under the current temperature instead of heating the CPU.
+    coordinator.controller.settings = coordinator.options.control_settings(
+        fixed_percent=20
+    ).__replace__(critical_temperature=cpu - 1, hysteresis=3.0)
+    await poll(coordinator)
+    assert poweredge_sim.mode == "automatic"
+    assert coordinator.data.decision is not None
+    assert coordinator.data.decision.reason == "critical_temperature"
+
+    # 1 °C under critical is inside the hysteresis band: stay in Dell auto.
+    coordinator.controller.settings = coordinator.controller.settings.__replace__(
+        critical_temperature=cpu + 1
+    )
+    await poll(coordinator)
+    assert poweredge_sim.mode == "automatic"
+
+    coordinator.controller.settings = coordinator.controller.settings.__replace__(
+        critical_temperature=cpu + 10
+    )
+    await poll(coordinator)
+    assert poweredge_sim.mode == "manual"
+    assert poweredge_sim.fan_duty == 20
+
+
+async def test_unreachable_bmc_one_failure_holds_then_hands_back_on_return(
+    hass: HomeAssistant, poweredge_sim: SimulatedIdrac, coordinator: DellFanCoordinator
+) -> None:
+    events = async_capture_events(hass, EVENT_FAILSAFE)
+    await coordinator.async_set_preset(PRESET_MANUAL, 30)
+    sent = len(oem_requests(poweredge_sim))
+
+    poweredge_sim.set_faults(drop_rate=1.0)
+    await poll(coordinator)
+    assert not coordinator.last_update_success
+    assert len(oem_requests(poweredge_sim)) == sent  # nothing reached the BMC
+    await poll(coordinator)
+    await poll(coordinator)  # third failure in a row: the law says Dell auto
+    assert [event.data["reason"] for event in events] == ["repeated_poll_failures"]
+
+    poweredge_sim.set_faults(drop_rate=0.0)
+    await poll(coordinator)
+    # Back: the first command is computed from fresh readings (manual 30 % again).
+    assert coordinator.last_update_success
+    assert oem_requests(poweredge_sim)[sent:] == [MANUAL, bytes((0x02, 0xFF, 30))]
+
+
+async def test_bmc_restart_reconnects_and_reasserts(
+    hass: HomeAssistant, poweredge_sim: SimulatedIdrac, coordinator: DellFanCoordinator
+) -> None:
+    await coordinator.async_set_preset(PRESET_MANUAL, 35)
+    generation = coordinator.client.session_generation
+    poweredge_sim.restart_bmc()  # sessions gone, fans back in automatic
+    assert poweredge_sim.mode == "automatic"
+
+    await poll(coordinator)  # the old session is dead: this poll fails
+    await poll(coordinator)  # a new session, and the % is written again
+    assert coordinator.client.session_generation > generation
+    assert poweredge_sim.mode == "manual"
+    assert poweredge_sim.fan_duty == 35
+    assert len(poweredge_sim.open_sessions) == 1
+
+
+async def test_silent_revert_to_automatic_is_undone_next_poll(
+    hass: HomeAssistant, poweredge_sim_factory: SimFactory
+) -> None:
+    clock = FakeClock()
+    sim = poweredge_sim_factory("r730", clock=clock, revert_manual_after=60.0)
+    entry = MockConfigEntry(
+        domain=DOMAIN, data=sim_entry_data(sim), unique_id=sim_unique_id(sim)
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    coordinator: DellFanCoordinator = entry.runtime_data
+    coordinator.clock = clock
+    await coordinator.async_set_preset(PRESET_MANUAL, 25)
+
+    clock.now += 61  # the firmware quietly takes the fans back
+    assert sim.mode == "automatic"
+    await poll(coordinator, 0)
+    assert sim.mode == "manual"
+    assert oem_requests(sim)[-1] == MANUAL
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_not_permitted_mid_operation_goes_monitor_only(
+    hass: HomeAssistant,
+    poweredge_sim: SimulatedIdrac,
+    coordinator: DellFanCoordinator,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    await coordinator.async_set_preset(PRESET_MANUAL, 30)
+    poweredge_sim.override_completion_code(0x30, 0x30, 0xD4)  # e.g. a firmware update
+    await poll(coordinator)
+    assert coordinator.monitor_only
+    assert issue_registry.async_get_issue(
+        DOMAIN, f"fan_control_{coordinator.config_entry.entry_id}"
+    )
+    sent = len(poweredge_sim.oem_log)
+    await poll(coordinator)
+    assert len(poweredge_sim.oem_log) == sent  # nothing more is sent
+
+
+async def test_password_change_starts_reauth(
+    hass: HomeAssistant, poweredge_sim: SimulatedIdrac, coordinator: DellFanCoordinator
+) -> None:
+    coordinator.client.close()  # the next poll opens a new session with the old password
+    poweredge_sim._users["root"] = "changed"  # noqa: SLF001 - the admin changed it in the iDRAC
+    await poll(coordinator)
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
