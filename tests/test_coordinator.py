@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Generator
 from unittest.mock import patch
 
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -22,9 +25,6 @@ from custom_components.dell_fan_control.const import (
     PRESET_MANUAL,
 )
 from custom_components.dell_fan_control.coordinator import DellFanCoordinator
-from homeassistant.config_entries import SOURCE_REAUTH
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
 from poweredge_sim import SimulatedIdrac
 from tests.conftest import sim_entry_data, sim_unique_id
 from tests.plugins.sim import SimFactory
@@ -201,7 +201,7 @@ async def test_password_change_starts_reauth(
     hass: HomeAssistant, poweredge_sim: SimulatedIdrac, coordinator: DellFanCoordinator
 ) -> None:
     coordinator.client.close()  # the next poll opens a new session with the old password
-    poweredge_sim._users["root"] = "changed"  # noqa: SLF001 - the admin changed it in the iDRAC
+    poweredge_sim._users["root"] = "changed"
     await poll(coordinator)
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
