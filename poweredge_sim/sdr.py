@@ -109,8 +109,8 @@ def full_sensor_record(record_id: int, sensor: SensorSpec) -> bytes:
         THRESHOLD_READING_TYPE,
         0x0000,  # assertion event mask / lower threshold reading mask
         0x0000,  # deassertion event mask / upper threshold reading mask
-        0x00,  # settable threshold mask
-        readable,  # readable threshold mask
+        readable,  # readable threshold mask (low byte of the 16-bit field)
+        0x00,  # settable threshold mask: none
         _TWOS_COMPLEMENT if conv.signed else _UNSIGNED,
         conv.unit,
         0x00,  # modifier unit
