@@ -347,10 +347,8 @@ def _make_leaf(
     return cert, key
 
 
-@pytest.fixture(scope="session")
-def mosquitto_pki(tmp_path_factory: pytest.TempPathFactory) -> MosquittoPki:
-    """Certificates made once per session with openssl (EC P-256: a few milliseconds each)."""
-    directory = tmp_path_factory.mktemp("mosquitto-pki")
+def create_pki(directory: Path) -> MosquittoPki:
+    """Make the CA, broker and client certificates, and a stranger CA, with openssl (EC P-256)."""
     ca = _make_ca(directory, "test-ca")
     server_cert, server_key = _make_leaf(
         directory,
@@ -370,6 +368,12 @@ def mosquitto_pki(tmp_path_factory: pytest.TempPathFactory) -> MosquittoPki:
         client_key=client_key,
         untrusted_ca_cert=untrusted_ca_cert,
     )
+
+
+@pytest.fixture(scope="session")
+def mosquitto_pki(tmp_path_factory: pytest.TempPathFactory) -> MosquittoPki:
+    """Certificates made once per session (a few milliseconds each)."""
+    return create_pki(tmp_path_factory.mktemp("mosquitto-pki"))
 
 
 @pytest.fixture
