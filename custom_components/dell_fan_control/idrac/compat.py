@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 K1_CONSTANT = b"\x01" * 20
 K2_CONSTANT = b"\x02" * 20
 
-AUTO_CIPHER_SUITES = (17, 3)
-
 # RMCP+ status codes meaning "not these algorithms": try the next suite.
 _ALGORITHMS_REJECTED = frozenset(
     {
