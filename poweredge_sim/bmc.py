@@ -225,8 +225,10 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
                 self, self.transmitter, address, rmcp_plus=True
             )
             exchange.feed(payload[:length])
-        elif (session := self.sessions.get(session_id)) is not None:
-            session.receive(data)
+        elif payload_type == PayloadType.IPMI and (
+            session := self.sessions.get(session_id)
+        ):
+            session.receive(data)  # SOL and other payloads are not supported
 
     def _open_session(self, payload: bytes, address: tuple[str, int]) -> None:
         tag = payload[0]
@@ -234,7 +236,7 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
         suite = None
         status = RmcpStatus.ILLEGAL_PARAMETER
         if len(payload) >= 32:
-            proposed = (payload[12], payload[20], payload[28])
+            proposed = (payload[12] & 0x3F, payload[20] & 0x3F, payload[28] & 0x3F)
             suite = next(
                 (
                     s

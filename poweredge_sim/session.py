@@ -49,7 +49,6 @@ class RmcpStatus(IntEnum):
 
     OK = 0x00
     INSUFFICIENT_RESOURCES = 0x01
-    INVALID_SESSION_ID = 0x02
     INVALID_ROLE = 0x09
     UNAUTHORIZED_ROLE = 0x0A
     INVALID_NAME_LENGTH = 0x0C
@@ -255,20 +254,20 @@ class RmcpPlusSession(Endpoint):
 
     def send_open_session_response(self, tag: int, status: RmcpStatus) -> None:
         """Answer the Open Session Request that created this session."""
-        response = bytes([tag, status, 0, 0]) + self.clientsessionid
-        if status is RmcpStatus.OK:
-            response = (
-                bytes([tag, status, Privilege.ADMINISTRATOR, 0]) + self.clientsessionid
-            )
-            response += self.managedsessionid
-            for kind, algorithm in enumerate(
-                (
-                    self.suite.authentication,
-                    self.suite.integrity,
-                    self.suite.confidentiality,
-                )
-            ):
-                response += struct.pack("<BxxBBxxx", kind, 8, algorithm)
+        if status is not RmcpStatus.OK:
+            self._refuse(PayloadType.OPEN_SESSION_RESPONSE, tag, status)
+            return
+        response = (
+            bytes([tag, status, Privilege.ADMINISTRATOR, 0]) + self.clientsessionid
+        )
+        response += self.managedsessionid
+        algorithms = (
+            self.suite.authentication,
+            self.suite.integrity,
+            self.suite.confidentiality,
+        )
+        for kind, algorithm in enumerate(algorithms):
+            response += struct.pack("<BxxBBxxx", kind, 8, algorithm)
         self.send_payload(response, PayloadType.OPEN_SESSION_RESPONSE, retry=False)
 
     def _refuse(self, payload_type: PayloadType, tag: int, status: RmcpStatus) -> None:
@@ -292,7 +291,10 @@ class RmcpPlusSession(Endpoint):
             self._refuse(PayloadType.RAKP2, tag, RmcpStatus.UNAUTHORIZED_NAME)
             return
         requested = role & 0x0F
-        if requested > Privilege.ADMINISTRATOR:
+        if requested > Privilege.OEM:
+            self._refuse(PayloadType.RAKP2, tag, RmcpStatus.INVALID_ROLE)
+            return
+        if requested > Privilege.ADMINISTRATOR:  # our users are administrators
             self._refuse(PayloadType.RAKP2, tag, RmcpStatus.UNAUTHORIZED_ROLE)
             return
         self.username = name.decode("latin-1")

@@ -186,3 +186,31 @@ def test_sessions_start_at_user_privilege(poweredge_sim: SimulatedIdrac) -> None
 
     (session,) = poweredge_sim.open_sessions
     assert (session.state, session.privilege, session.cipher_suite) == ("active", 2, 17)
+
+
+@pytest.mark.parametrize(("role", "status"), [(0x15, 0x0A), (0x16, 0x09)])
+def test_rakp1_roles_beyond_administrator_are_refused(
+    poweredge_sim: SimulatedIdrac, console: RawConsole, role: int, status: int
+) -> None:
+    managed_id = struct.unpack("<I", console.open_session()[8:12])[0]
+
+    rakp2 = console.rakp1(managed_id, os.urandom(16), b"root", role=role)
+
+    assert rakp2[1] == status
+    assert poweredge_sim.open_sessions == []
+
+
+def test_non_ipmi_payloads_inside_a_session_are_ignored(
+    poweredge_sim: SimulatedIdrac, console: RawConsole, caplog: pytest.LogCaptureFixture
+) -> None:
+    opened = console.open_session()
+    managed_id = struct.unpack("<I", opened[8:12])[0]
+    console.sock.settimeout(0.2)
+
+    for payload_type in (0x01, 0x11, 0x13, 0x15):  # SOL, and replies only a BMC sends
+        header = b"\x06\x00\xff\x07\x06" + bytes([payload_type])
+        with pytest.raises(TimeoutError):
+            console.send(header + struct.pack("<IIH", managed_id, 1, 36) + opened)
+
+    assert [s.state for s in poweredge_sim.open_sessions] == ["opening"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
