@@ -39,7 +39,7 @@ from .const import (
     PRESET_CURVE,
     PRESET_MANUAL,
 )
-from .control import Action, Decision, FanController, Reason
+from .control import Action, Decision, FanController, Reason, control_temperature
 from .idrac import IdracClient
 from .idrac.models import (
     ConnectionSettings,
@@ -91,6 +91,8 @@ class DellFanData:
     """The manual % in force; None while the iDRAC's own curve is in charge."""
     decision: Decision | None
     """The control law's last word; None in the auto preset and in monitor-only."""
+    control_temperature: float | None
+    """The hottest selected source, shown even when the law is not in charge."""
     target_percent: int | None
     poll_seconds: float = field(compare=False)
 
@@ -252,14 +254,19 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                     translation_key="cannot_connect",
                     translation_placeholders={"error": str(err)},
                 ) from err
-            decision = await self._async_apply(readings)
+            sources = self._control_readings(readings)
+            decision = await self._async_apply(sources)
+        temperature = control_temperature(sources)
         return DellFanData(
             readings=readings,
             powered_on=powered_on,
             preset=self.preset,
             commanded_percent=self._commanded_percent(decision),
             decision=decision,
-            target_percent=self._target_percent(decision),
+            control_temperature=temperature,
+            target_percent=None
+            if temperature is None
+            else self.controller.settings.target_percent(temperature),
             poll_seconds=round(time.monotonic() - started, 4),
         )
 
@@ -280,17 +287,25 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
             return None
         return decision.percent
 
-    def _target_percent(self, decision: Decision | None) -> int | None:
-        if decision is None or decision.control_temperature is None:
-            return None
-        return self.controller.settings.target_percent(decision.control_temperature)
+    def _control_readings(
+        self, readings: Mapping[str, float | None]
+    ) -> dict[str, float | None]:
+        """The selected BMC sensors and Home Assistant entities, in °C."""
+        sources = {key: readings.get(key) for key in self.control_source_keys}
+        sources.update(
+            {
+                entity_id: self._entity_temperature(entity_id)
+                for entity_id in self.options.extra_sources
+            }
+        )
+        return sources
 
     async def _async_apply(
-        self, readings: Mapping[str, float | None] | None
+        self, sources: Mapping[str, float | None] | None
     ) -> Decision | None:
         """Decide with the control law and send what it asks; None in auto or monitor-only.
 
-        readings None means the poll failed. Called with the lock held.
+        sources None means the poll failed. Called with the lock held.
         """
         if self.monitor_only:
             return None
@@ -302,20 +317,11 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
             # A new session: the BMC may have restarted and dropped our manual mode.
             self._session_seen = generation
             self.controller.on_reconnect()
-        sources = None
-        if readings is not None:
-            sources = {key: readings.get(key) for key in self.control_source_keys}
-            sources.update(
-                {
-                    entity_id: self._entity_temperature(entity_id)
-                    for entity_id in self.options.extra_sources
-                }
-            )
         decision = self.controller.decide(self.clock(), sources)
         self._note_failsafe(decision)
         if decision.action is Action.DELL_AUTO:
             await self._async_send(self._ensure_automatic)
-        elif decision.percent is not None and readings is not None:
+        elif decision.percent is not None and sources is not None:
             # After a failed poll nothing is sent: the link is down or flaky.
             await self._async_send(self._assert_manual, decision.percent)
         return decision

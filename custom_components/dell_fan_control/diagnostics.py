@@ -47,6 +47,7 @@ async def async_get_config_entry_diagnostics(
                 "readings": dict(data.readings),
                 "powered_on": data.powered_on,
                 "commanded_percent": data.commanded_percent,
+                "control_temperature": data.control_temperature,
                 "target_percent": data.target_percent,
                 "decision": None if data.decision is None else asdict(data.decision),
                 "poll_seconds": data.poll_seconds,

@@ -121,11 +121,7 @@ CONTROL_SENSORS: tuple[ControlSensorEntityDescription, ...] = (
     ControlSensorEntityDescription(
         key="control_temperature",
         translation_key="control_temperature",
-        value_fn=lambda coordinator: (
-            None
-            if coordinator.data.decision is None
-            else coordinator.data.decision.control_temperature
-        ),
+        value_fn=lambda coordinator: coordinator.data.control_temperature,
         device_class=SensorDeviceClass.TEMPERATURE,
         native_unit_of_measurement=UnitOfTemperature.CELSIUS,
         state_class=SensorStateClass.MEASUREMENT,
