@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -14,7 +15,6 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from homeassistant.core import HomeAssistant
 from poweredge_sim import SimulatedIdrac
 from tests.conftest import sim_unique_id
 from tests.plugins.sim import SimFactory
