@@ -33,11 +33,16 @@ if TYPE_CHECKING:
     from custom_components.dell_fan_control.mirror import MqttMirror
 
 
-async def wait_for_breaker(mirror: MqttMirror, state: BreakerState) -> None:
-    """Poll the breaker (it moves on callbacks from HA's MQTT client) for up to 5 s."""
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll for up to 5 s: publishes are background tasks that HA's block_till_done skips."""
     async with asyncio.timeout(5):
-        while mirror.breaker.state is not state:  # noqa: ASYNC110 - no event to wait on
+        while not condition():  # noqa: ASYNC110 - nothing to wait on but the mirror's state
             await asyncio.sleep(0.01)
+
+
+def settled(mirror: MqttMirror) -> Callable[[], bool]:
+    """Condition: no publish in flight."""
+    return lambda: not mirror.diagnostics()["in_flight"]
 
 
 def status_is(state: str, breaker: str) -> Callable[[ReceivedMessage], bool]:
@@ -117,7 +122,7 @@ async def test_status_is_published_only_when_it_changes(
 
     for _ in range(3):
         mirror.publish_status(ONLINE)
-        await hass.async_block_till_done()
+        await wait_until(settled(mirror))
     failsafe = StatusSnapshot(
         state=ServerState.FAILSAFE, mode="auto", last_error="BMC timeout"
     )
@@ -188,11 +193,11 @@ async def test_broker_outage_skips_publishing_and_recovery_republishes_status(
     mirror = await mirror_factory()
     mirror.publish_status(ONLINE)
     mirror.publish_metrics(metrics_snapshot())
-    await hass.async_block_till_done()
+    await wait_until(settled(mirror))
     assert mirror.breaker.successes == 2
 
     await hass.async_add_executor_job(broker.stop)
-    await wait_for_breaker(mirror, BreakerState.OPEN)
+    await wait_until(lambda: mirror.breaker.state is BreakerState.OPEN)
 
     durations = []
     for _ in range(200):
