@@ -6,7 +6,7 @@ from collections.abc import Generator
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, Platform
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
@@ -24,7 +24,7 @@ from tests.plugins.sim import SimFactory
 
 @pytest.fixture(autouse=True)
 def only_sensors() -> Generator[None]:
-    with patch("custom_components.dell_fan_control.PLATFORMS", [Platform.SENSOR]):
+    with patch("custom_components.dell_fan_control.PLATFORMS", ["sensor"]):
         yield
 
 
@@ -90,8 +90,7 @@ async def test_disabled_entities_are_not_polled(
             "exhaust_temperature",
             "power_consumption",
         }
-        or ("_speed" in state.entity_id
-        and "target" not in state.entity_id)
+        or ("_speed" in state.entity_id and "target" not in state.entity_id)
     ]
     # One request per enabled BMC sensor, then the fan-mode commands of the auto preset: none.
     assert poweredge_sim.counters.packets_in - before == len(enabled_bmc_sensors)

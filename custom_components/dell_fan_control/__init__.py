@@ -1,17 +1,29 @@
-"""Dell PowerEdge fan control over IPMI-LAN: sensors, a fan entity and HA-side curves."""
+"""Dell PowerEdge fan control over IPMI-LAN: sensors, a fan entity and HA-side curves.
+
+Home Assistant is imported inside the functions, not at the top: running the
+compatibility check (``python -m custom_components.dell_fan_control.idrac probe``)
+imports this package first, and it must work on a machine without Home Assistant.
+"""
 
 from __future__ import annotations
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant
+from typing import TYPE_CHECKING
 
-from .coordinator import DellFanConfigEntry, DellFanCoordinator
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
 
-PLATFORMS = [Platform.FAN, Platform.SENSOR, Platform.SWITCH]
+    from .coordinator import DellFanConfigEntry
+
+PLATFORMS = ["fan", "sensor", "switch"]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: DellFanConfigEntry) -> bool:
     """Connect, read the SDR once, then poll."""
+    from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+    from homeassistant.core import Event
+
+    from .coordinator import DellFanCoordinator
+
     coordinator = DellFanCoordinator(hass, entry)
     try:
         await coordinator.async_config_entry_first_refresh()

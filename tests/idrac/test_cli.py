@@ -39,12 +39,19 @@ def probe_args(port: int, password_file: Path, *extra: str) -> list[str]:
     ]
 
 
+# Users run the check before installing, where there is no Home Assistant: block it.
+WITHOUT_HOME_ASSISTANT = (
+    "import runpy, sys; sys.modules['homeassistant'] = None; "
+    "runpy.run_module('custom_components.dell_fan_control.idrac', run_name='__main__')"
+)
+
+
 def test_probe_subprocess_prints_json(poweredge_sim, password_file: Path) -> None:
     result = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "custom_components.dell_fan_control.idrac",
+            "-c",
+            WITHOUT_HOME_ASSISTANT,
             *probe_args(poweredge_sim.port, password_file),
         ],
         cwd=REPO_ROOT,
