@@ -84,6 +84,11 @@ def _ctl_parser() -> argparse.ArgumentParser:
     parser.add_argument("--truncate-rate", type=float)
     parser.add_argument("--session-table-full", choices=["on", "off"])
     parser.add_argument(
+        "--sdr-read-limit",
+        metavar="BYTES|none",
+        help="Get SDR asking for more bytes answers 0xCA; 'none' removes the limit",
+    )
+    parser.add_argument(
         "--completion-code",
         nargs=3,
         metavar=("NETFN", "CMD", "CODE"),
@@ -115,6 +120,9 @@ def _ctl_changes(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.session_table_full is not None:
         faults["session_table_full"] = args.session_table_full == "on"
+    if args.sdr_read_limit is not None:
+        limit = args.sdr_read_limit
+        faults["sdr_read_limit"] = None if limit.lower() == "none" else int(limit, 0)
     if faults:
         changes["faults"] = faults
     if args.completion_code is not None:

@@ -60,6 +60,7 @@ CC_INVALID_COMMAND = 0xC1
 CC_RESERVATION_INVALID = 0xC5
 CC_LENGTH_INVALID = 0xC7
 CC_OUT_OF_RANGE = 0xC9
+CC_CANNOT_RETURN_BYTES = 0xCA
 CC_NOT_PRESENT = 0xCB
 CC_INVALID_DATA = 0xCC
 CC_INSUFFICIENT_PRIVILEGE = 0xD4
@@ -478,6 +479,9 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
         if len(data) != 6:
             return CC_LENGTH_INVALID, b""
         reservation, record_id, offset, count = struct.unpack("<HHBB", data)
+        limit = self.faults.sdr_read_limit
+        if limit is not None and count > limit:
+            return CC_CANNOT_RETURN_BYTES, b""
         if (reservation or offset) and reservation != self._reservation:
             return CC_RESERVATION_INVALID, b""
         resolved = self.sdr.resolve(record_id)

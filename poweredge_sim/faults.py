@@ -32,6 +32,9 @@ class Faults:
     garbage_rate: float = 0.0
     truncate_rate: float = 0.0
     session_table_full: bool = False
+    # Get SDR asking for more bytes than this (0xFF = "the rest" included)
+    # answers 0xCA, as BMCs with a small IPMB buffer do; None = no limit.
+    sdr_read_limit: int | None = None
     # (netfn, command) -> completion code returned instead of the answer
     completion_codes: dict[tuple[int, int], int] = field(default_factory=dict)
 
@@ -44,6 +47,19 @@ class Faults:
             if name.endswith("_rate") and not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{name} must be between 0.0 and 1.0")
             setattr(self, name, value)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the faults as JSON-ready data."""
+        data: dict[str, Any] = {
+            spec.name: getattr(self, spec.name)
+            for spec in fields(self)
+            if spec.name != "completion_codes"
+        }
+        data["completion_codes"] = [
+            {"netfn": netfn, "command": command, "code": code}
+            for (netfn, command), code in sorted(self.completion_codes.items())
+        ]
+        return data
 
     def clear(self) -> None:
         """Remove every fault."""

@@ -392,11 +392,5 @@ class SimulatedIdrac:
                     }
                     for e in self.oem_log
                 ],
-                "faults": {
-                    "drop_rate": self._faults.drop_rate,
-                    "delay": self._faults.delay,
-                    "garbage_rate": self._faults.garbage_rate,
-                    "truncate_rate": self._faults.truncate_rate,
-                    "session_table_full": self._faults.session_table_full,
-                },
+                "faults": self._faults.as_json(),
             }

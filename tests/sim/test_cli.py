@@ -94,12 +94,13 @@ def test_cli_serves_two_models_and_is_driven_by_ctl(socket_enabled: None) -> Non
         assert "rsp=0xd4" in refused.stderr
 
         changed = _ctl(
-            r510_control, "--load", "0.9", "--ambient", "30", "--drop-rate", "0"
+            r510_control, "--load", "0.9", "--ambient", "30", "--sdr-read-limit", "0x20"
         )
         assert changed.returncode == 0, changed.stderr
         state = json.loads(changed.stdout)
         assert (state["model"], state["load"], state["ambient"]) == ("r510", 0.9, 30.0)
         assert state["port"] == r510_ipmi.port
+        assert state["faults"]["sdr_read_limit"] == 0x20
 
         _ctl(r510_control, "--completion-code", "0x06", "0x01", "0xc0")
         busy = ipmitool(r510_ipmi, "mc", "info")

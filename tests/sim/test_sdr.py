@@ -83,3 +83,19 @@ def test_python_ipmi_reads_thresholds(poweredge_sim: SimulatedIdrac) -> None:
         thresholds = ipmi.get_sensor_thresholds(0x30)  # Fan1, M = 120
 
     assert thresholds == {"lnc": 5, "lcr": 3}
+
+
+def test_sdr_read_limit_answers_ca_and_clients_shrink_their_reads(
+    poweredge_sim: SimulatedIdrac,
+) -> None:
+    poweredge_sim.set_faults(sdr_read_limit=16)
+    with pyipmi_session(poweredge_sim) as ipmi:
+        reservation = struct.unpack("<H", send_raw(ipmi, 0x0A, b"\x22")[1:])[0]
+        too_long = _get_sdr(ipmi, reservation, 1, 0, 0xFF)
+        names = [r.device_id_string for r in ipmi.sdr_repository_entries()]
+
+    assert too_long == b"\xca"
+    assert names == [s.name for s in poweredge_sim.model.sensors]
+    rows = ipmitool(poweredge_sim, "sdr", "list").stdout.splitlines()
+    assert len(rows) == len(poweredge_sim.model.sensors)
+    assert poweredge_sim.state()["faults"]["sdr_read_limit"] == 16
