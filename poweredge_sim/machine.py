@@ -22,6 +22,9 @@ from .models import ModelSpec, SensorKind, SensorSpec
 # view of the temperatures can be.
 _MAX_STEP = 1.0
 _MAX_STEPS_PER_UPDATE = 20_000
+# Twenty server minutes (many time constants) of warm-up before time zero.
+SETTLE_STEPS = 300
+SETTLE_STEP = 4.0
 
 CPU_TIME_CONSTANT = 40.0  # seconds, heat sink + die
 EXHAUST_TIME_CONSTANT = 60.0  # seconds, chassis air and metal
@@ -116,6 +119,7 @@ class Machine:
         self._time = clock.now()
         self._cpu = [self._steady_cpu(i, model.auto_min_duty) for i in range(2)]
         self._exhaust = self._exhaust_target()
+        self._settle()
 
     # ---- inputs -------------------------------------------------------
     @property
@@ -157,8 +161,8 @@ class Machine:
         self.update()
         if mode is FanMode.MANUAL:
             if self._mode is FanMode.AUTOMATIC:
-                current = self.fan_duties()
-                self._fan_duty = list(current)
+                self._fan_duty = list(self._duties_at(self._time))
+                self._manual_duty = None  # per-rotor duties now, not one for all
             self._manual_since = self._time
         else:
             self._manual_duty = None
@@ -246,6 +250,13 @@ class Machine:
         dt = span / steps
         for _ in range(steps):
             self._step(dt)
+
+    def _settle(self) -> None:
+        """Start in the steady state of the initial load, ambient and fan curve."""
+        start = self._time
+        for _ in range(SETTLE_STEPS):
+            self._step(SETTLE_STEP)
+        self._time = start
 
     def _step(self, dt: float) -> None:
         self._expire_manual_mode()

@@ -187,3 +187,24 @@ def test_time_scale_makes_minutes_pass_in_moments_over_udp(
             reading = ipmi.get_sensor_reading(0x0E)[0]
 
     assert reading >= before + 15
+
+
+def test_a_busy_server_also_starts_settled() -> None:
+    machine = Machine(
+        MODELS["r730"], SimClock(source=ManualTime()), load=1.0, ambient=30.0
+    )
+    before = machine.temperatures()
+    machine.clock.advance(600)
+
+    assert machine.temperatures() == pytest.approx(before, abs=0.5)
+    assert machine.fan_duties()[0] > machine.model.auto_min_duty
+
+
+def test_manual_mode_after_an_automatic_override_reports_no_stale_duty() -> None:
+    machine = _machine(auto_override_hold=5.0)
+    machine.set_duty(tuple(range(6)), 90.0, all_fans=True)  # while automatic
+    machine.clock.advance(10)
+    machine.set_mode(FanMode.MANUAL)
+
+    assert machine.manual_duty is None
+    assert machine.fan_duties() == [machine.model.auto_min_duty] * 6
