@@ -206,3 +206,45 @@ async def test_password_change_starts_reauth(
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+
+
+async def test_fans_that_ignore_commands_end_in_dell_auto(
+    hass: HomeAssistant,
+    poweredge_sim_factory: SimFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The iDRAC keeps taking the fans back: rewrite once, then give up to Dell auto."""
+    clock = FakeClock()
+    sim = poweredge_sim_factory("r730", clock=clock)
+    entry = MockConfigEntry(
+        domain=DOMAIN, data=sim_entry_data(sim), unique_id=sim_unique_id(sim)
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    coordinator: DellFanCoordinator = entry.runtime_data
+    coordinator.clock = clock
+    events = async_capture_events(hass, EVENT_FAILSAFE)
+    await coordinator.async_set_preset(PRESET_MANUAL, 80)
+    for _ in range(6):  # settle: the RPM at 80 % becomes the baseline
+        await poll(coordinator, 15)
+    assert events == []
+
+    # From now on the iDRAC takes the fans back 5 s after every command (e.g. after a
+    # firmware update), so every poll reads its automatic RPM, far below 80 %.
+    sim._machine.revert_manual_after = 5.0
+    for _ in range(20):
+        await poll(coordinator, 15)
+        if coordinator.preset != PRESET_MANUAL:
+            break
+
+    assert coordinator.preset == "auto"
+    assert sim.mode == "automatic"
+    assert [event.data["reason"] for event in events] == ["fans_ignore_commands"]
+    issue_id = f"fans_ignore_commands_{entry.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id)
+    # The command was written a second time before giving up.
+    assert oem_requests(sim).count(bytes((0x02, 0xFF, 80))) == 2
+
+    await coordinator.async_set_preset(PRESET_MANUAL, 80)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -40,6 +40,7 @@ from .const import (
     PRESET_MANUAL,
 )
 from .control import Action, Decision, FanController, Reason, control_temperature
+from .fan_response import FanResponseCheck, ResponseVerdict
 from .idrac import IdracClient
 from .idrac.models import (
     ConnectionSettings,
@@ -55,6 +56,9 @@ from .idrac.models import (
 from .options import EntryOptions
 
 type DellFanConfigEntry = ConfigEntry[DellFanCoordinator]
+
+# Failsafe event reason and repair issue when the fans do not follow our commands.
+FANS_IGNORE_COMMANDS = "fans_ignore_commands"
 
 # Reasons that mean "we could not be sure", as opposed to the user choosing Dell auto.
 FAILSAFE_REASONS = frozenset(
@@ -118,6 +122,8 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         )
         self.client = IdracClient(connection_settings(entry.data))
         self.clock: Callable[[], float] = time.monotonic  # the control law's time
+        self.response_check = FanResponseCheck()
+        self._commanded: int | None = None
         self.controller = FanController(
             self.options.control_settings(fixed_percent=None)
         )
@@ -236,7 +242,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
     @override
     async def _async_update_data(self) -> DellFanData:
         started = time.monotonic()
-        keys = tuple(dict.fromkeys((*self._entity_keys, *self.control_source_keys)))
+        keys = tuple(dict.fromkeys((*self._entity_keys, *self._control_input_keys())))
         async with self._lock:
             try:
                 readings, powered_on = await self.hass.async_add_executor_job(
@@ -254,14 +260,16 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                     translation_key="cannot_connect",
                     translation_placeholders={"error": str(err)},
                 ) from err
+            self._check_fan_response(readings)
             sources = self._control_readings(readings)
             decision = await self._async_apply(sources)
+            self._commanded = self._commanded_percent(decision)
         temperature = control_temperature(sources)
         return DellFanData(
             readings=readings,
             powered_on=powered_on,
             preset=self.preset,
-            commanded_percent=self._commanded_percent(decision),
+            commanded_percent=self._commanded,
             decision=decision,
             control_temperature=temperature,
             target_percent=None
@@ -286,6 +294,45 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         if decision is None or decision.action is Action.DELL_AUTO:
             return None
         return decision.percent
+
+    def _control_input_keys(self) -> tuple[str, ...]:
+        """Sensors the control loop needs: its sources and, while it commands, the fans."""
+        if self.monitor_only or self.preset == PRESET_AUTO:
+            return self.control_source_keys
+        fans = (k for k, info in self.sensors.items() if info.kind is SensorKind.FAN)
+        return (*self.control_source_keys, *fans)
+
+    def _check_fan_response(self, readings: Mapping[str, float | None]) -> None:
+        """Compare the fans' RPM with what we command (see fan_response.py)."""
+        rpms = [
+            value
+            for key, value in readings.items()
+            if value is not None and self.sensors[key].kind is SensorKind.FAN
+        ]
+        verdict = self.response_check.observe(
+            self.clock(), self._commanded, sum(rpms) / len(rpms) if rpms else None
+        )
+        if verdict is ResponseVerdict.REWRITE:
+            LOGGER.info(
+                "%s: fans drifted from the command; writing it again", self.name
+            )
+            self._written_percent = None
+        elif verdict is ResponseVerdict.IGNORED:
+            LOGGER.warning(
+                "%s: the fans ignore our commands; Dell automatic", self.name
+            )
+            self.preset = PRESET_AUTO
+            self.response_check.reset()
+            self._fire_failsafe(FANS_IGNORE_COMMANDS, None, ())
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"{FANS_IGNORE_COMMANDS}_{self.config_entry.entry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=FANS_IGNORE_COMMANDS,
+                translation_placeholders={"title": self.config_entry.title},
+            )
 
     def _control_readings(
         self, readings: Mapping[str, float | None]
@@ -336,16 +383,26 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                 self.config_entry.title,
                 decision.reason,
             )
-            self.hass.bus.async_fire(
-                EVENT_FAILSAFE,
-                {
-                    "entry_id": self.config_entry.entry_id,
-                    "reason": decision.reason.value,
-                    "control_temperature": decision.control_temperature,
-                    "unknown_sources": list(decision.unknown_sources),
-                },
+            self._fire_failsafe(
+                decision.reason.value,
+                decision.control_temperature,
+                decision.unknown_sources,
             )
         self._in_failsafe = failsafe
+
+    def _fire_failsafe(
+        self, reason: str, temperature: float | None, unknown: tuple[str, ...]
+    ) -> None:
+        """The event automations listen to (notify, or act on other equipment)."""
+        self.hass.bus.async_fire(
+            EVENT_FAILSAFE,
+            {
+                "entry_id": self.config_entry.entry_id,
+                "reason": reason,
+                "control_temperature": temperature,
+                "unknown_sources": list(unknown),
+            },
+        )
 
     async def _async_send(self, command: Callable[..., None], *args: Any) -> None:
         """Run a fan command; a lost link is the next poll's problem, a refusal ends control."""
@@ -385,6 +442,13 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
             )
         if percent is not None:
             self.manual_percent = percent
+        if preset != PRESET_AUTO:
+            # The user takes control again after we gave up on unresponsive fans.
+            ir.async_delete_issue(
+                self.hass,
+                DOMAIN,
+                f"{FANS_IGNORE_COMMANDS}_{self.config_entry.entry_id}",
+            )
         if preset != self.preset and self.preset == PRESET_AUTO:
             # Coming from Dell auto, start from fresh readings, not old history.
             self.controller.on_reconnect()
