@@ -66,7 +66,7 @@ async def async_check_mqtt_configured(hass: HomeAssistant, entry: ConfigEntry) -
     """Whether HA's MQTT integration is set up; raises or clears the entry's repair issue.
 
     Waits while MQTT is still being set up. The issue is not fixable from the UI: the user sets up
-    MQTT (or turns mirroring off), and the issue goes away at the next check or recovery.
+    MQTT (or turns mirroring off); the mirror clears the issue at its first successful publish.
     """
     # Imported here: MQTT is an optional after_dependency, needed only by entries that mirror.
     from homeassistant.components import mqtt
@@ -120,12 +120,12 @@ class MqttMirror:
             breaker_settings, on_transition=self._log_transition
         )
         self._mqtt_publish: _MqttPublish | None = None
-        self._unsubscribe_connection: Callable[[], None] | None = None
         self._in_flight: set[str] = set()
         self._status: StatusSnapshot | None = None
         self._delivered_status: StatusSnapshot | None = None
         self._dropped_in_flight = 0
         self._last_publish_error: str | None = None
+        self._mqtt_issue_raised = False
 
     @property
     def breaker(self) -> BreakerSnapshot:
@@ -144,28 +144,30 @@ class MqttMirror:
         }
 
     async def async_start(self) -> bool:
-        """Import MQTT, follow its connection state, check it is set up (repair issue if not).
+        """Import MQTT, follow its connection state until the entry unloads, check it is set up.
 
         Returns whether MQTT is set up. The mirror runs either way: while MQTT is missing every
-        publish fails at once, the breaker opens, and it closes by itself once MQTT works.
+        publish fails at once and the breaker opens; the first publish that goes through once
+        MQTT works clears the repair issue.
         """
         # Lazy, like async_check_mqtt_configured.
         from homeassistant.components import mqtt
 
         self._mqtt_publish = mqtt.async_publish
-        self._unsubscribe_connection = mqtt.async_subscribe_connection_status(
-            self._hass, self._async_connection_changed
+        self._entry.async_on_unload(
+            mqtt.async_subscribe_connection_status(
+                self._hass, self._async_connection_changed
+            )
         )
-        return await async_check_mqtt_configured(self._hass, self._entry)
+        configured = await async_check_mqtt_configured(self._hass, self._entry)
+        self._mqtt_issue_raised = not configured
+        return configured
 
     async def async_stop(self) -> None:
-        """Publish the retained ``offline`` status (bounded by the timeout) and stop following MQTT."""
+        """Publish the retained ``offline`` status (bounded by the timeout); later calls do nothing."""
         if (publish := self._mqtt_publish) is None:
             return
         self._mqtt_publish = None
-        if self._unsubscribe_connection is not None:
-            self._unsubscribe_connection()
-            self._unsubscribe_connection = None
         offline = StatusSnapshot(
             state=ServerState.OFFLINE, mode=self._status.mode if self._status else None
         )
@@ -188,12 +190,9 @@ class MqttMirror:
         """
         self._status = status
         if status != self._delivered_status:
-            self._dispatch_status()
+            self._dispatch_status(status)
 
-    def _dispatch_status(self) -> None:
-        if (status := self._status) is None:
-            return
-
+    def _dispatch_status(self, status: StatusSnapshot) -> None:
         def delivered() -> None:
             self._delivered_status = status
 
@@ -262,9 +261,11 @@ class MqttMirror:
         self._breaker.record_success()
         if on_delivered is not None:
             on_delivered()
-        if recovering:
-            ir.async_delete_issue(self._hass, DOMAIN, _issue_id(self._entry))
-            self._dispatch_status()
+        if self._mqtt_issue_raised:
+            self._mqtt_issue_raised = False
+            async_delete_mqtt_issue(self._hass, self._entry)
+        if recovering and self._status is not None:
+            self._dispatch_status(self._status)
 
     def _async_connection_changed(self, connected: bool) -> None:
         """HA's MQTT connection state: a drop opens the breaker, a reconnect makes the next publish the trial."""

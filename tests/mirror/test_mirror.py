@@ -172,6 +172,19 @@ async def test_disconnect_opens_and_reconnect_lets_one_trial_close_and_resend_st
     assert caplog.text.count("resumed") == 1
 
 
+async def test_recovery_before_any_status_sends_none(
+    hass: HomeAssistant, fake_publish: FakePublish, mirror_factory: MirrorFactory
+) -> None:
+    mirror = await mirror_factory(breaker_settings=SLOW_RETRY_BREAKER)
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await hass.async_block_till_done()
+    mirror.publish_metrics(metrics_snapshot())  # the trial
+
+    assert mirror.breaker.state is BreakerState.CLOSED
+    assert [topic for topic, *_ in fake_publish.calls] == [METRICS_TOPIC]
+
+
 async def test_stop_publishes_offline_once_and_ignores_later_calls(
     hass: HomeAssistant, fake_publish: FakePublish, mirror_factory: MirrorFactory
 ) -> None:
@@ -248,23 +261,19 @@ async def test_without_mqtt_a_repair_issue_is_raised_and_publishing_fails_quietl
     assert not issue_registry.issues
 
 
-async def test_recovery_clears_the_repair_issue(
+async def test_first_successful_publish_clears_the_repair_issue(
     hass: HomeAssistant,
     issue_registry: ir.IssueRegistry,
     fake_publish: FakePublish,
     mirror_factory: MirrorFactory,
 ) -> None:
-    fake_publish.outcome = "raise"
-    mirror = await mirror_factory(breaker_settings=SLOW_RETRY_BREAKER)
-    assert issue_registry.issues  # no MQTT entry at start
-    mirror.publish_metrics(metrics_snapshot())
-    assert mirror.breaker.state is BreakerState.OPEN
+    mirror = await mirror_factory()
+    assert issue_registry.issues  # no MQTT entry when the mirror started
 
-    fake_publish.outcome = "ok"
-    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
-    await hass.async_block_till_done()
-    mirror.publish_metrics(metrics_snapshot())
+    mirror.publish_metrics(
+        metrics_snapshot()
+    )  # MQTT set up since: the publish goes through
     await hass.async_block_till_done()
 
-    assert mirror.breaker.state is BreakerState.CLOSED
+    assert mirror.breaker.successes == 1
     assert not issue_registry.issues
