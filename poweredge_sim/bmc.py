@@ -17,7 +17,6 @@ import os
 import struct
 import time
 from typing import Any
-import uuid
 
 from pyghmi.ipmi.bmc import Bmc
 
@@ -130,6 +129,7 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
     def __init__(
         self,
         *,
+        guid: bytes,
         model: ModelSpec,
         machine: Machine,
         users: Mapping[str, str],
@@ -149,8 +149,7 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
         self.system_name = system_name
         self.max_sessions = max_sessions
         self.session_timeout = session_timeout
-        # IPMI sends the GUID least significant byte first (spec section 20.8).
-        self.guid = uuid.uuid4().bytes[::-1]
+        self.guid = guid
         self.sdr = SdrRepository(model.sensors)
         self.sensors: dict[int, SensorSpec] = {s.number: s for s in model.sensors}
         self.sessions: dict[int, RmcpPlusSession] = {}

@@ -17,6 +17,7 @@ import threading
 import time
 from types import TracebackType
 from typing import Any, Self
+import uuid
 
 from .bmc import Counters, IdracBmc, OemLogEntry, SessionInfo
 from .faults import Faults, FaultyTransmitter
@@ -83,7 +84,10 @@ class SimulatedIdrac:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
+        self._port: int | None = None
         self._bmc: IdracBmc | None = None
+        # IPMI sends the GUID least significant byte first (spec section 20.8).
+        self._guid = uuid.uuid4().bytes[::-1]
 
     # ---- lifecycle -----------------------------------------------------------
     def start(self) -> Self:
@@ -94,7 +98,9 @@ class SimulatedIdrac:
         sock.bind(self._requested_address)
         sock.setblocking(False)
         self._sock = sock
+        self._port = int(sock.getsockname()[1])
         self._bmc = IdracBmc(
+            guid=self._guid,
             model=self.model,
             machine=self._machine,
             users=self._users,
@@ -170,10 +176,10 @@ class SimulatedIdrac:
     # ---- where to connect ------------------------------------------------------
     @property
     def port(self) -> int:
-        """Return the UDP port the simulator listens on."""
-        if self._sock is None:
+        """Return the UDP port the simulator listens (or listened) on."""
+        if self._port is None:
             raise RuntimeError("simulator not started")
-        return int(self._sock.getsockname()[1])
+        return self._port
 
     @property
     def host(self) -> str:
@@ -192,8 +198,8 @@ class SimulatedIdrac:
 
     @property
     def guid(self) -> bytes:
-        """Return the 16 bytes Get System GUID answers."""
-        return self._running_bmc().guid
+        """Return the 16 bytes Get System GUID answers (fixed per instance)."""
+        return self._guid
 
     def _running_bmc(self) -> IdracBmc:
         if self._bmc is None:
