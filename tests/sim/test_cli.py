@@ -84,7 +84,7 @@ def test_cli_serves_two_models_and_is_driven_by_ctl(socket_enabled: None) -> Non
     with (
         _cli("--model", "r510") as (r510, r510_ipmi, r510_control),
         _cli("--model", "r740-3.34", "--time-scale", "10") as (
-            _,
+            r740,
             r740_ipmi,
             r740_control,
         ),
@@ -114,10 +114,11 @@ def test_cli_serves_two_models_and_is_driven_by_ctl(socket_enabled: None) -> Non
         assert r740_state["model"] == "r740-3.34"
         assert r740_state["oem_log"][0]["completion_code"] == 0xD4
 
-        r510.send_signal(signal.SIGTERM)
-        out, _ = r510.communicate(timeout=10)
-        assert r510.returncode == 0
-        assert "poweredge_sim stopped" in out
+        for process, stop_signal in ((r510, signal.SIGTERM), (r740, signal.SIGINT)):
+            process.send_signal(stop_signal)
+            out, _ = process.communicate(timeout=10)
+            assert process.returncode == 0
+            assert "poweredge_sim stopped" in out
 
 
 def test_ctl_without_a_simulator_says_so(socket_enabled: None) -> None:
