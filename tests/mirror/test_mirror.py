@@ -92,7 +92,7 @@ async def test_publishes_qos0_metrics_and_retained_status(
 
 
 async def test_a_pending_publish_drops_newer_ones_on_its_topic_and_times_out(
-    hass: HomeAssistant, fake_publish: FakePublish, mirror_factory: MirrorFactory
+    fake_publish: FakePublish, mirror_factory: MirrorFactory
 ) -> None:
     fake_publish.outcome = "hang"
     mirror = await mirror_factory(publish_timeout=0.05)
@@ -112,7 +112,7 @@ async def test_a_pending_publish_drops_newer_ones_on_its_topic_and_times_out(
 
 
 async def test_a_cancelled_publish_still_reaches_the_breaker(
-    hass: HomeAssistant, fake_publish: FakePublish, mirror_factory: MirrorFactory
+    fake_publish: FakePublish, mirror_factory: MirrorFactory
 ) -> None:
     fake_publish.outcome = "hang"
     mirror = await mirror_factory()
@@ -261,11 +261,9 @@ async def test_without_mqtt_a_repair_issue_is_raised_and_publishing_fails_quietl
     assert not issue_registry.issues
 
 
+@pytest.mark.usefixtures("fake_publish")
 async def test_first_successful_publish_clears_the_repair_issue(
-    hass: HomeAssistant,
-    issue_registry: ir.IssueRegistry,
-    fake_publish: FakePublish,
-    mirror_factory: MirrorFactory,
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry, mirror_factory: MirrorFactory
 ) -> None:
     mirror = await mirror_factory()
     assert issue_registry.issues  # no MQTT entry when the mirror started

@@ -57,7 +57,6 @@ def status_is(state: str, breaker: str) -> Callable[[ReceivedMessage], bool]:
 
 @pytest.mark.parametrize("level", list(MosquittoLevel))
 async def test_metrics_and_retained_status_reach_a_subscriber(
-    hass: HomeAssistant,
     mosquitto_factory: MosquittoFactory,
     mqtt_entry_factory: MqttEntryFactory,
     mirror_factory: MirrorFactory,
@@ -110,7 +109,6 @@ async def test_metrics_and_retained_status_reach_a_subscriber(
 
 
 async def test_status_is_published_only_when_it_changes(
-    hass: HomeAssistant,
     mosquitto_factory: MosquittoFactory,
     mqtt_entry_factory: MqttEntryFactory,
     mirror_factory: MirrorFactory,
