@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 import time
 from typing import TYPE_CHECKING
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 
 from tests.plugins.mosquitto import MosquittoBroker, MosquittoFactory, MosquittoLevel
@@ -28,18 +30,25 @@ async def test_broker_level_accepts_its_client(
     assert message.payload == b"kept"
 
 
-def connection_accepted(
-    broker: MosquittoBroker, *, password: bool, ca_cert: Path | None, client_cert: bool
-) -> bool:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientSetup:
+    """What a test client brings to the broker."""
+
+    password: bool
+    ca_cert: Path | None  # None: plain TCP
+    client_cert: bool
+
+
+def connection_accepted(broker: MosquittoBroker, setup: ClientSetup) -> bool:
     """Connect once with paho, no thread, and report whether the broker accepted us."""
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
-    if password:
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    if setup.password:
         client.username_pw_set(broker.username, broker.password)
-    if ca_cert is not None:
+    if setup.ca_cert is not None:
         client.tls_set(
-            ca_certs=str(ca_cert),
-            certfile=str(broker.pki.client_cert) if client_cert else None,
-            keyfile=str(broker.pki.client_key) if client_cert else None,
+            ca_certs=str(setup.ca_cert),
+            certfile=str(broker.pki.client_cert) if setup.client_cert else None,
+            keyfile=str(broker.pki.client_key) if setup.client_cert else None,
         )
     results: list[bool] = []
     client.on_connect = lambda *args: results.append(not args[3].is_failure)
@@ -69,19 +78,16 @@ def test_broker_level_refuses_a_client_without_its_requirement(
     mosquitto_factory: MosquittoFactory, level: MosquittoLevel, missing: str
 ) -> None:
     broker = mosquitto_factory(level)
-    complete = {
-        "password": level.requires_password,
-        "ca_cert": broker.pki.ca_cert if level.uses_tls else None,
-        "client_cert": level.requires_client_certificate,
-    }
-    assert connection_accepted(broker, **complete)
-    lacking = (
-        complete
-        | {
-            "password": {"password": False},
-            "tls": {"ca_cert": None},
-            "trusted_ca": {"ca_cert": broker.pki.untrusted_ca_cert},
-            "client_cert": {"client_cert": False},
-        }[missing]
+    complete = ClientSetup(
+        password=level.requires_password,
+        ca_cert=broker.pki.ca_cert if level.uses_tls else None,
+        client_cert=level.requires_client_certificate,
     )
-    assert not connection_accepted(broker, **lacking)
+    assert connection_accepted(broker, complete)
+    lacking = {
+        "password": replace(complete, password=False),
+        "tls": replace(complete, ca_cert=None),
+        "trusted_ca": replace(complete, ca_cert=broker.pki.untrusted_ca_cert),
+        "client_cert": replace(complete, client_cert=False),
+    }[missing]
+    assert not connection_accepted(broker, lacking)

@@ -28,6 +28,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class MqttSubscriber:
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
         self._client = paho.Client(
-            paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5
+            CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5
         )
         self._client.reconnect_delay_set(min_delay=1, max_delay=1)
         if broker.level.requires_password:
