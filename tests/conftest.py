@@ -24,7 +24,7 @@ from custom_components.dell_fan_control.const import (
 )
 from poweredge_sim import SimulatedIdrac
 
-pytest_plugins = ["tests.plugins.sim"]
+pytest_plugins = ["tests.plugins.sim", "tests.plugins.mosquitto"]
 
 
 @pytest.fixture(autouse=True)

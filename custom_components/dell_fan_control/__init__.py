@@ -23,6 +23,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: DellFanConfigEntry) -> b
     from homeassistant.core import Event
 
     from .coordinator import DellFanCoordinator
+    from .mirror import MqttMirror, async_delete_mqtt_issue
+    from .mqtt_payload import default_hostname
 
     coordinator = DellFanCoordinator(hass, entry)
     try:
@@ -33,8 +35,24 @@ async def async_setup_entry(hass: HomeAssistant, entry: DellFanConfigEntry) -> b
         raise
     entry.runtime_data = coordinator
 
+    options = coordinator.options
+    if options.mirror_enabled:
+        coordinator.mirror = MqttMirror(
+            hass,
+            entry,
+            topic_prefix=options.topic_prefix,
+            hostname=options.hostname
+            or default_hostname(coordinator.identity.system_name, entry.title),
+            breaker_settings=options.breaker_settings(),
+        )
+        await coordinator.mirror.async_start()
+    else:
+        async_delete_mqtt_issue(hass, entry)
+
     async def _hand_back_on_stop(_event: Event) -> None:
         await coordinator.async_hand_back()
+        if coordinator.mirror is not None:
+            await coordinator.mirror.async_stop()
 
     entry.async_on_unload(
         hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _hand_back_on_stop)
@@ -49,5 +67,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: DellFanConfigEntry) -> 
     """Hand the fans back to the iDRAC (unless told not to) and close the session."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        await entry.runtime_data.async_hand_back()
+        coordinator = entry.runtime_data
+        await coordinator.async_hand_back()
+        if coordinator.mirror is not None:
+            await coordinator.mirror.async_stop()
     return unloaded

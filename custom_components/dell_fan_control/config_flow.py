@@ -40,7 +40,7 @@ from .const import (
     SECTION_ADVANCED,
 )
 from .control import InvalidSettingsError
-from .coordinator import DellFanConfigEntry, connection_settings
+from .coordinator import TEMPERATURE_KINDS, DellFanConfigEntry, connection_settings
 from .idrac import IdracClient
 from .idrac.models import (
     DEFAULT_PORT,
@@ -51,15 +51,6 @@ from .idrac.models import (
 )
 from .mqtt_payload import validate_topic_segment
 from .options import EntryOptions
-
-TEMPERATURE_KINDS: Final = frozenset(
-    {
-        SensorKind.CPU_TEMPERATURE,
-        SensorKind.INLET_TEMPERATURE,
-        SensorKind.EXHAUST_TEMPERATURE,
-        SensorKind.OTHER_TEMPERATURE,
-    }
-)
 
 
 def _read_identity(data: Mapping[str, Any]) -> DeviceIdentity:

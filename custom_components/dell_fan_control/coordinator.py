@@ -26,6 +26,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import TemperatureConverter
 
 from .const import (
@@ -53,9 +54,20 @@ from .idrac.models import (
     SensorInfo,
     SensorKind,
 )
+from .mirror import MqttMirror
+from .mqtt_payload import MetricsSnapshot, ServerState, StatusSnapshot
 from .options import EntryOptions
 
 type DellFanConfigEntry = ConfigEntry[DellFanCoordinator]
+
+TEMPERATURE_KINDS = frozenset(
+    {
+        SensorKind.CPU_TEMPERATURE,
+        SensorKind.INLET_TEMPERATURE,
+        SensorKind.EXHAUST_TEMPERATURE,
+        SensorKind.OTHER_TEMPERATURE,
+    }
+)
 
 # Failsafe event reason and repair issue when the fans do not follow our commands.
 FANS_IGNORE_COMMANDS = "fans_ignore_commands"
@@ -123,6 +135,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         self.client = IdracClient(connection_settings(entry.data))
         self.clock: Callable[[], float] = time.monotonic  # the control law's time
         self.response_check = FanResponseCheck()
+        self.mirror: MqttMirror | None = None
         self._commanded: int | None = None
         self.controller = FanController(
             self.options.control_settings(fixed_percent=None)
@@ -255,6 +268,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                 ) from err
             except IdracError as err:
                 await self._async_apply(None)
+                self._mirror_status(error=str(err))
                 raise UpdateFailed(
                     translation_domain=DOMAIN,
                     translation_key="cannot_connect",
@@ -265,7 +279,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
             decision = await self._async_apply(sources)
             self._commanded = self._commanded_percent(decision)
         temperature = control_temperature(sources)
-        return DellFanData(
+        data = DellFanData(
             readings=readings,
             powered_on=powered_on,
             preset=self.preset,
@@ -276,6 +290,46 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
             if temperature is None
             else self.controller.settings.target_percent(temperature),
             poll_seconds=round(time.monotonic() - started, 4),
+        )
+        self._mirror_poll(data)
+        return data
+
+    def _mirror_poll(self, data: DellFanData) -> None:
+        """Hand the poll to the MQTT mirror; it publishes in the background, never awaited."""
+        if self.mirror is None:
+            return
+        by_kind: dict[SensorKind, dict[str, float | None]] = {}
+        for key, value in data.readings.items():
+            by_kind.setdefault(self.sensors[key].kind, {})[key] = value
+        power = by_kind.get(SensorKind.POWER, {})
+        self.mirror.publish_metrics(
+            MetricsSnapshot(
+                timestamp=dt_util.utcnow(),
+                temperatures_c={
+                    key: value
+                    for kind in TEMPERATURE_KINDS
+                    for key, value in by_kind.get(kind, {}).items()
+                },
+                fan_speeds_rpm=by_kind.get(SensorKind.FAN, {}),
+                power_w=next(iter(power.values()), None),
+                fan_command_percent=data.commanded_percent,
+                mode=data.preset,
+                control_temperature_c=data.control_temperature,
+            )
+        )
+        self._mirror_status(error=None)
+
+    def _mirror_status(self, *, error: str | None) -> None:
+        if self.mirror is None:
+            return
+        if self.monitor_only:
+            state = ServerState.MONITOR_ONLY
+        elif self._in_failsafe:
+            state = ServerState.FAILSAFE
+        else:
+            state = ServerState.ONLINE
+        self.mirror.publish_status(
+            StatusSnapshot(state=state, mode=self.preset, last_error=error)
         )
 
     def _read_blocking(
@@ -354,10 +408,10 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
 
         sources None means the poll failed. Called with the lock held.
         """
-        if self.monitor_only:
-            return None
-        if self.preset == PRESET_AUTO:
-            await self._async_send(self._ensure_automatic)
+        if self.monitor_only or self.preset == PRESET_AUTO:
+            self._in_failsafe = False  # Dell auto by choice, not for safety
+            if not self.monitor_only:
+                await self._async_send(self._ensure_automatic)
             return None
         generation = self.client.session_generation
         if generation != self._session_seen:

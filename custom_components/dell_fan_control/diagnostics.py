@@ -53,6 +53,9 @@ async def async_get_config_entry_diagnostics(
                 "poll_seconds": data.poll_seconds,
             },
             "last_update_success": coordinator.last_update_success,
+            "mqtt_mirror": None
+            if coordinator.mirror is None
+            else coordinator.mirror.diagnostics(),
         },
         TO_REDACT,
     )

@@ -23,6 +23,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .breaker import BreakerState
 from .control import Reason
 from .coordinator import DellFanConfigEntry, DellFanCoordinator
 from .entity import DellFanEntity
@@ -163,6 +164,18 @@ CONTROL_SENSORS: tuple[ControlSensorEntityDescription, ...] = (
 )
 
 
+MQTT_BREAKER_SENSOR = ControlSensorEntityDescription(
+    key="mqtt_breaker",
+    translation_key="mqtt_breaker",
+    device_class=SensorDeviceClass.ENUM,
+    options=[state.value for state in BreakerState],
+    entity_category=EntityCategory.DIAGNOSTIC,
+    value_fn=lambda coordinator: (
+        None if coordinator.mirror is None else coordinator.mirror.breaker.state.value
+    ),
+)
+
+
 class ControlSensorEntity(DellFanEntity, SensorEntity):
     """A value the integration computes each poll."""
 
@@ -194,4 +207,6 @@ async def async_setup_entry(
     entities.extend(
         ControlSensorEntity(coordinator, description) for description in CONTROL_SENSORS
     )
+    if coordinator.mirror is not None:
+        entities.append(ControlSensorEntity(coordinator, MQTT_BREAKER_SENSOR))
     async_add_entities(entities)

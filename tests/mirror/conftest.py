@@ -11,7 +11,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.dell_fan_control.const import DOMAIN
 from custom_components.dell_fan_control.mirror import MqttMirror
-from tests.plugins.mosquitto import MosquittoBroker, mosquitto_factory, mosquitto_pki
+from tests.plugins.mosquitto import MosquittoBroker
 
 from .common import FAST_BREAKER, HOSTNAME, MirrorFactory, MqttEntryFactory
 
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from homeassistant.core import HomeAssistant
-
-__all__ = ["mosquitto_factory", "mosquitto_pki"]
 
 
 def mqtt_entry_data(broker: MosquittoBroker) -> dict[str, Any]:
