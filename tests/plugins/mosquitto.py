@@ -99,9 +99,7 @@ class MqttSubscriber:
         self._topics = topics
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5
-        )
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
         self._client.reconnect_delay_set(min_delay=1, max_delay=1)
         if broker.level.requires_password:
             self._client.username_pw_set(broker.username, broker.password)
