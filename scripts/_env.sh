@@ -7,8 +7,10 @@ CACHE_ROOT="${DELL_FAN_CONTROL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dell-fan-c
 REQUIREMENTS_FILE="$REPO_ROOT/requirements_test.txt"
 
 # Debian packages the test suite and scripts/develop need inside the environment.
+# g++ builds pymicro-vad and pyspeex-noise (sdists only; HA's assist_pipeline needs them) and
+# libturbojpeg0 is what PyTurboJPEG loads: a real `hass` sets up every default integration.
 DEBIAN_PACKAGES=(python3.14 python3.14-venv python3.14-dev ca-certificates mosquitto mosquitto-clients
-  ipmitool openssl gcc libc6-dev chromium fonts-dejavu-core procps)
+  ipmitool openssl gcc g++ libc6-dev libturbojpeg0 chromium fonts-dejavu-core procps)
 DEBIAN_SUITE="forky"
 
 _hash() { sha256sum | cut -c1-16; }
