@@ -248,3 +248,37 @@ async def test_fans_that_ignore_commands_end_in_dell_auto(
     await coordinator.async_set_preset(PRESET_MANUAL, 80)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    "entry_options", [{"extra_sources": ["sensor.gpu_temperature"]}]
+)
+async def test_home_assistant_sensor_as_control_source(
+    hass: HomeAssistant, poweredge_sim: SimulatedIdrac, coordinator: DellFanCoordinator
+) -> None:
+    """A hot GPU drives the curve; in °F it is converted; unavailable counts as hot."""
+    hass.states.async_set("sensor.gpu_temperature", "80", {"unit_of_measurement": "°C"})
+    await coordinator.async_set_preset(PRESET_CURVE)
+    assert coordinator.data.control_temperature == 80
+    assert poweredge_sim.fan_duty == coordinator.controller.settings.target_percent(80)
+
+    hass.states.async_set(
+        "sensor.gpu_temperature", "176", {"unit_of_measurement": "°F"}
+    )
+    await poll(coordinator)
+    assert coordinator.data.control_temperature == pytest.approx(80)
+
+    hass.states.async_set("sensor.gpu_temperature", "unavailable")
+    await poll(coordinator)
+    assert poweredge_sim.mode == "automatic"
+    assert coordinator.data.decision is not None
+    assert coordinator.data.decision.unknown_sources == ("sensor.gpu_temperature",)
+
+    hass.states.async_set(
+        "sensor.gpu_temperature", "20", {"unit_of_measurement": "kWh"}
+    )
+    await poll(coordinator)
+    assert poweredge_sim.mode == "automatic"  # not a temperature: unusable, so hot
+    hass.states.async_remove("sensor.gpu_temperature")
+    await poll(coordinator)
+    assert poweredge_sim.mode == "automatic"
