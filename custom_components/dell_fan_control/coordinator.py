@@ -151,7 +151,6 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         self._written_percent: tuple[int, int] | None = None  # (session generation, %)
         self._session_seen = 0
         self._in_failsafe = False
-        self._pending_failure: IdracError | None = None
 
     @property
     def monitor_only(self) -> bool:
@@ -208,7 +207,6 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                     translation_domain=DOMAIN, translation_key="invalid_auth"
                 ) from err
             except IdracError as err:
-                self.client.close()
                 raise UpdateFailed(
                     translation_domain=DOMAIN,
                     translation_key="cannot_connect",
