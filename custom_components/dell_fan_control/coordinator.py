@@ -146,6 +146,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         self.pcie_cooling_response = None
         self._lock = asyncio.Lock()
         self._entity_keys: dict[str, int] = {}
+        self._default_sources: tuple[str, ...] = ()
         # Session generation in which "automatic" was last confirmed; -1: not this session.
         self._auto_confirmed_in = -1
         self._written_percent: tuple[int, int] | None = None  # (session generation, %)
@@ -165,11 +166,33 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         """The BMC sensors that feed the control temperature."""
         if self.options.sources:
             return tuple(key for key in self.options.sources if key in self.sensors)
-        return tuple(
-            key
-            for key, info in self.sensors.items()
-            if info.kind is SensorKind.CPU_TEMPERATURE
-        )
+        return self._default_sources
+
+    def _find_default_sources(self) -> tuple[str, ...]:
+        """The CPU sensors, unless the BMC never reads them (iDRAC 6): inlet and exhaust.
+
+        Asked once at setup with the server on. A CPU sensor that stops reading later
+        is not dropped: it counts as hot and the fans go to Dell automatic.
+        """
+        cpus = self._keys_of(SensorKind.CPU_TEMPERATURE)
+        readings = self.client.read(cpus)
+        if any(value is not None for value in readings.values()):
+            return cpus
+        if not cpus or self.client.chassis_power_on():
+            fallback = self._keys_of(
+                SensorKind.INLET_TEMPERATURE, SensorKind.EXHAUST_TEMPERATURE
+            )
+            if fallback:
+                LOGGER.info(
+                    "%s: CPU temperatures are not readable; the curve follows %s",
+                    self.name,
+                    fallback,
+                )
+                return fallback
+        return cpus
+
+    def _keys_of(self, *kinds: SensorKind) -> tuple[str, ...]:
+        return tuple(key for key, info in self.sensors.items() if info.kind in kinds)
 
     def register_entity_key(self, key: str) -> Callable[[], None]:
         """Enabled entities say which sensors to poll; disabled ones cost no packets."""
@@ -218,6 +241,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         self.client.connect()
         self.identity = self.client.identity()
         self.sensors = {info.key: info for info in self.client.sensors()}
+        self._default_sources = self._find_default_sources()
         if self.options.monitor_only:
             return
         self.capability = self.client.probe_fan_control()
@@ -351,8 +375,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         """Sensors the control loop needs: its sources and, while it commands, the fans."""
         if self.monitor_only or self.preset == PRESET_AUTO:
             return self.control_source_keys
-        fans = (k for k, info in self.sensors.items() if info.kind is SensorKind.FAN)
-        return (*self.control_source_keys, *fans)
+        return (*self.control_source_keys, *self._keys_of(SensorKind.FAN))
 
     def _check_fan_response(self, readings: Mapping[str, float | None]) -> None:
         """Compare the fans' RPM with what we command (see fan_response.py)."""
