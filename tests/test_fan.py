@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 from homeassistant.components.fan import (
     ATTR_PERCENTAGE,
     ATTR_PRESET_MODE,
@@ -17,7 +19,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     mock_restore_cache,
+    snapshot_platform,
 )
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.dell_fan_control.const import DOMAIN
 from poweredge_sim import SimulatedIdrac
@@ -177,3 +181,27 @@ async def test_firmware_that_refuses_fan_control(
     assert [(e.data, e.completion_code) for e in sim.oem_log] == [(AUTOMATIC, 0xD4)]
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert len(sim.oem_log) == 1
+
+
+@pytest.mark.parametrize("platform", ["fan", "switch"])
+async def test_entity_snapshots(
+    hass: HomeAssistant,
+    poweredge_sim_factory: SimFactory,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+    platform: str,
+) -> None:
+    sim = poweredge_sim_factory("r730", seed=7, clock=lambda: 0.0)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=sim.system_name,
+        data=sim_entry_data(sim),
+        unique_id="guid-r730",  # the simulator's GUID is random per instance
+        entry_id="entry_r730",
+    )
+    entry.add_to_hass(hass)
+    with patch("custom_components.dell_fan_control.PLATFORMS", [platform]):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+        assert await hass.config_entries.async_unload(entry.entry_id)
