@@ -10,35 +10,17 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.dell_fan_control.config_flow import OPTION_SECTIONS
 from custom_components.dell_fan_control.options import EntryOptions
 
 
 def _form(**changes: Any) -> dict[str, dict[str, Any]]:
     """The options form as the frontend submits it: one dict per section."""
     values = EntryOptions().as_mapping() | changes
-    sections = {
-        "control": (
-            "curve",
-            "floor_percent",
-            "critical_temperature",
-            "hysteresis",
-            "dwell_seconds",
-            "slew_percent_per_minute",
-            "failures_to_auto",
-            "scan_interval",
-        ),
-        "sources_section": ("sources", "extra_sources"),
-        "safety": ("hand_back_on_stop", "monitor_only"),
-        "mqtt": (
-            "mirror_enabled",
-            "topic_prefix",
-            "hostname",
-            "breaker_threshold",
-            "breaker_min_retry_seconds",
-            "breaker_max_retry_seconds",
-        ),
+    return {
+        name: {key: values[key] for key in keys}
+        for name, keys in OPTION_SECTIONS.items()
     }
-    return {name: {key: values[key] for key in keys} for name, keys in sections.items()}
 
 
 async def test_options_saved_and_entry_reloaded(

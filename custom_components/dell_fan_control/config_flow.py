@@ -303,33 +303,30 @@ def _options_schema(temperature_sensors: Mapping[str, str]) -> probatio.Schema:
     )
 
 
+OPTION_SECTIONS: Final = {
+    SECTION_CONTROL: (
+        "curve",
+        "floor_percent",
+        "critical_temperature",
+        "hysteresis",
+        "dwell_seconds",
+        "slew_percent_per_minute",
+        "failures_to_auto",
+        "scan_interval",
+    ),
+    SECTION_SOURCES: ("sources", "extra_sources"),
+    SECTION_SAFETY: ("hand_back_on_stop", "monitor_only"),
+    SECTION_MQTT: (
+        "mirror_enabled",
+        "topic_prefix",
+        "hostname",
+        "breaker_threshold",
+        "breaker_min_retry_seconds",
+        "breaker_max_retry_seconds",
+    ),
+}
 _SECTION_OF: Final = {
-    **dict.fromkeys(
-        (
-            "curve",
-            "floor_percent",
-            "critical_temperature",
-            "hysteresis",
-            "dwell_seconds",
-            "slew_percent_per_minute",
-            "failures_to_auto",
-            "scan_interval",
-        ),
-        SECTION_CONTROL,
-    ),
-    **dict.fromkeys(("sources", "extra_sources"), SECTION_SOURCES),
-    **dict.fromkeys(("hand_back_on_stop", "monitor_only"), SECTION_SAFETY),
-    **dict.fromkeys(
-        (
-            "mirror_enabled",
-            "topic_prefix",
-            "hostname",
-            "breaker_threshold",
-            "breaker_min_retry_seconds",
-            "breaker_max_retry_seconds",
-        ),
-        SECTION_MQTT,
-    ),
+    key: name for name, keys in OPTION_SECTIONS.items() for key in keys
 }
 _INTEGER_OPTIONS: Final = (
     "floor_percent",

@@ -10,8 +10,12 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Self
 
 from .breaker import BreakerSettings
-from .control import DEFAULT_CURVE, ControlSettings, FanCurve
+from .control import ControlSettings, FanCurve
 from .mqtt_payload import DEFAULT_TOPIC_PREFIX
+
+# The pure modules own their defaults; the options only mirror them.
+_CONTROL = ControlSettings()
+_BREAKER = BreakerSettings()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,13 +23,13 @@ class EntryOptions:
     """Everything a user can change after setup (Settings → Devices → Configure)."""
 
     scan_interval: int = 15
-    curve: str = str(DEFAULT_CURVE)
-    floor_percent: int = 15
-    critical_temperature: float = 85.0
-    hysteresis: float = 3.0
-    dwell_seconds: float = 30.0
-    slew_percent_per_minute: float = 10.0
-    failures_to_auto: int = 3
+    curve: str = str(_CONTROL.curve)
+    floor_percent: int = _CONTROL.floor_percent
+    critical_temperature: float = _CONTROL.critical_temperature
+    hysteresis: float = _CONTROL.hysteresis
+    dwell_seconds: float = _CONTROL.dwell_seconds
+    slew_percent_per_minute: float = _CONTROL.slew_percent_per_minute
+    failures_to_auto: int = _CONTROL.failures_to_auto
     sources: tuple[str, ...] = ()
     """BMC sensor keys for the control temperature; empty means the CPU sensors."""
     extra_sources: tuple[str, ...] = ()
@@ -36,9 +40,9 @@ class EntryOptions:
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
     hostname: str = ""
     """Empty: the BMC's System Name, else a slug of the entry title."""
-    breaker_threshold: int = 3
-    breaker_min_retry_seconds: float = 30.0
-    breaker_max_retry_seconds: float = 120.0
+    breaker_threshold: int = _BREAKER.failure_threshold
+    breaker_min_retry_seconds: float = _BREAKER.min_retry_seconds
+    breaker_max_retry_seconds: float = _BREAKER.max_retry_seconds
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> Self:
