@@ -9,6 +9,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.dell_fan_control.const import DOMAIN, PRESET_MANUAL
+from custom_components.dell_fan_control.idrac import ConnectionSettings, IdracClient
 from poweredge_sim import SimulatedIdrac
 from tests.conftest import sim_entry_data, sim_unique_id
 
@@ -103,3 +104,27 @@ async def test_leave_as_is_on_unload_when_asked(
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
     assert poweredge_sim.mode == "manual"
     assert poweredge_sim.open_sessions == []
+
+
+async def test_setup_after_a_crash_hands_back_first(
+    hass: HomeAssistant,
+    poweredge_sim: SimulatedIdrac,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """HA died with the fans in manual (no clean stop): the next start gives them back."""
+    with IdracClient(
+        ConnectionSettings(
+            host="127.0.0.1",
+            port=poweredge_sim.port,
+            username="root",
+            password="calvin",
+        )
+    ) as client:
+        client.set_fan_mode_manual()
+        client.set_fan_percent(10)
+    assert poweredge_sim.mode == "manual"
+
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    assert poweredge_sim.mode == "automatic"
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
