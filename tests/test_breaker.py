@@ -445,6 +445,6 @@ class BreakerMachine(RuleBasedStateMachine):
 
 
 BreakerMachine.TestCase.settings = hypothesis_settings(
-    max_examples=150, stateful_step_count=40, deadline=None
+    max_examples=150, stateful_step_count=40, deadline=None, database=None
 )
 TestBreakerMachine = BreakerMachine.TestCase

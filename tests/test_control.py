@@ -25,9 +25,9 @@ from custom_components.dell_fan_control.control import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
-PROPERTIES = hypothesis_settings(max_examples=200, deadline=None)
+PROPERTIES = hypothesis_settings(max_examples=200, deadline=None, database=None)
 
 # Defaults, but easier arithmetic where a test is about one rule only.
 NO_DWELL = ControlSettings(dwell_seconds=0)
@@ -142,7 +142,7 @@ def test_curve_text_round_trip() -> None:
             "'60:35.5' is not TEMPERATURE:PERCENT with a whole percentage",
         ),
         ("40:20, hot:35", "'hot:35' is not TEMPERATURE:PERCENT"),
-        ("40:20, 130:35", "point 2: temperature 130 °C is outside 0-120 °C"),
+        ("40:20, 120.5:35", "point 2: temperature 120.5 °C is outside 0-120 °C"),
         ("-1:20, 60:35", "point 1: temperature -1 °C is outside 0-120 °C"),
         ("nan:20, 60:35", "point 1: temperature nan °C is outside"),
         ("40:20, 60:101", "point 2: 101 % is outside 0-100 %"),
@@ -152,6 +152,8 @@ def test_curve_text_round_trip() -> None:
             "point 2: temperature 40 °C is below the previous point's 60 °C",
         ),
         ("40:50, 60:35", "point 2: 35 % is below the previous point's 50 %"),
+        ("40:50, 60:49", "point 2: 49 % is below the previous point's 50 %"),
+        ("40:20, 39.9:35", "point 2: temperature 39.9 °C is below"),
     ],
 )
 def test_bad_curve_text_names_the_problem(text: str, problem: str) -> None:
@@ -288,7 +290,7 @@ def test_failures_to_auto_of_one_hands_back_on_the_first_failure() -> None:
 def test_unknown_reading_is_hot(bad: float | None) -> None:
     controller = FanController(ControlSettings())
     controller.decide(0, cpu(50))
-    decision = controller.decide(10, {"cpu1": 50.0, "cpu2": bad, "gpu": None})
+    decision = controller.decide(10, {"gpu": None, "cpu1": 50.0, "cpu2": bad})
     assert decision == Decision(
         action=Action.DELL_AUTO,
         reason=Reason.UNKNOWN_READING,
@@ -502,7 +504,6 @@ def test_reconnect_keeps_the_critical_latch_and_failure_count() -> None:
 
 # --- Properties ------------------------------------------------------------------------------
 
-SOURCES = ("cpu1", "cpu2", "gpu")
 temperatures = st.floats(min_value=10, max_value=125)
 
 
@@ -510,7 +511,7 @@ temperatures = st.floats(min_value=10, max_value=125)
 def curves(draw: st.DrawFn) -> FanCurve:
     size = draw(st.integers(min_value=2, max_value=6))
     points = zip(
-        sorted(draw(st.lists(st.floats(0, 120), min_size=size, max_size=size))),
+        sorted(draw(st.lists(st.floats(15, 110), min_size=size, max_size=size))),
         sorted(draw(st.lists(st.integers(0, 100), min_size=size, max_size=size))),
         strict=True,
     )
@@ -519,53 +520,66 @@ def curves(draw: st.DrawFn) -> FanCurve:
 
 @st.composite
 def control_settings(draw: st.DrawFn) -> ControlSettings:
-    critical = draw(st.floats(min_value=40, max_value=120))
     return ControlSettings(
         curve=draw(curves()),
         fixed_percent=draw(st.none() | st.integers(0, 100)),
-        floor_percent=draw(st.integers(0, 100)),
-        critical_temperature=critical,
-        hysteresis=draw(st.floats(min_value=0, max_value=10)),
-        dwell_seconds=draw(st.floats(min_value=0, max_value=120)),
-        slew_percent_per_minute=draw(st.floats(min_value=0.5, max_value=100)),
+        floor_percent=draw(st.integers(0, 40)),
+        critical_temperature=draw(st.floats(min_value=60, max_value=120)),
+        hysteresis=draw(st.floats(min_value=0, max_value=8)),
+        dwell_seconds=draw(st.floats(min_value=0, max_value=90)),
+        slew_percent_per_minute=draw(st.floats(min_value=1, max_value=60)),
         failures_to_auto=draw(st.integers(1, 4)),
     )
 
 
-good_readings = st.dictionaries(st.sampled_from(SOURCES), temperatures, min_size=1)
-any_readings = st.one_of(
-    good_readings,
-    good_readings,
-    st.none(),
-    st.dictionaries(
-        st.sampled_from(SOURCES),
-        temperatures | st.sampled_from([None, math.nan, math.inf]),
-    ),
-)
-
-
 @dataclass(frozen=True)
 class Poll:
-    after_seconds: float
+    now: float
     readings: Mapping[str, float | None] | None
     reconnect_first: bool
 
 
-polls = st.lists(
-    st.builds(
-        Poll,
-        st.floats(min_value=0, max_value=90),
-        any_readings,
-        st.sampled_from((False, False, False, True)),  # reconnect before this poll
-    ),
-    max_size=40,
-)
+@st.composite
+def histories(draw: st.DrawFn) -> list[Poll]:
+    """A temperature random walk, polled with some failures, unknowns and reconnects."""
+    temperature = draw(st.floats(20, 100))
+    now = 0.0
+    history = []
+    for _ in range(draw(st.integers(0, 40))):
+        now += draw(st.floats(0, 60))
+        temperature = min(125, max(10, temperature + draw(st.floats(-6, 6))))
+        readings: dict[str, float | None] | None
+        match draw(st.sampled_from(["one"] * 4 + ["several"] * 3 + ["failed", "bad"])):
+            case "one":
+                readings = {"cpu1": temperature}
+            case "several":
+                cooler = draw(st.floats(0, 20))
+                readings = {"cpu1": temperature - cooler, "cpu2": temperature}
+            case "failed":
+                readings = None
+            case _:
+                bad = draw(st.sampled_from([None, math.nan, math.inf]))
+                readings = draw(
+                    st.sampled_from([{}, {"cpu1": temperature, "gpu": bad}])
+                )
+        reconnect = draw(st.sampled_from([False] * 9 + [True]))
+        history.append(Poll(now, readings, reconnect))
+    return history
 
 
-def unknown(readings: Mapping[str, float | None]) -> bool:
-    return not readings or any(
-        v is None or not math.isfinite(v) for v in readings.values()
-    )
+def replay(controller: FanController, history: list[Poll]) -> Iterator[Decision]:
+    for poll in history:
+        if poll.reconnect_first:
+            controller.on_reconnect()
+        yield controller.decide(poll.now, poll.readings)
+
+
+def hottest_if_all_known(readings: Mapping[str, float | None]) -> float | None:
+    """The test's own reading of "unknown is hot": any None, NaN or infinity, or nothing."""
+    values = list(readings.values())
+    if not values or any(v is None or not math.isfinite(v) for v in values):
+        return None
+    return max(v for v in values if v is not None)
 
 
 def fan_level(decision: Decision) -> float:
@@ -577,49 +591,52 @@ def fan_level(decision: Decision) -> float:
 
 
 @PROPERTIES
-@given(control_settings(), polls)
+@given(control_settings(), histories())
 def test_every_decision_is_safe(settings: ControlSettings, history: list[Poll]) -> None:
-    """Auto or floor..100; auto on unknown and critical; never below the target."""
+    """Auto or floor..100; auto on unknown, critical and N failures; never below target."""
     controller = FanController(settings)
-    now = 0.0
-    for poll in history:
-        now += poll.after_seconds
-        if poll.reconnect_first:
-            controller.on_reconnect()
-        decision = controller.decide(now, poll.readings)
+    failed_in_a_row = 0
+    latched = False
+    for poll, decision in zip(history, replay(controller, history), strict=True):
         if decision.action is Action.DELL_AUTO:
             assert decision.percent is None
         elif decision.percent is not None:
             assert settings.floor_percent <= decision.percent <= 100
         if poll.readings is None:
+            failed_in_a_row += 1
             assert decision.action is not Action.MANUAL
+            assert (decision.reason is Reason.REPEATED_POLL_FAILURES) == (
+                failed_in_a_row >= settings.failures_to_auto
+            )
             continue
-        if unknown(poll.readings):
+        failed_in_a_row = 0
+        temperature = hottest_if_all_known(poll.readings)
+        if temperature is None:
             assert decision.action is Action.DELL_AUTO
             continue
-        temperature = max(v for v in poll.readings.values() if v is not None)
         if temperature >= settings.critical_temperature:
             assert decision.action is Action.DELL_AUTO
-        if decision.action is not Action.DELL_AUTO:
+            latched = True
+        elif decision.action is not Action.DELL_AUTO:
+            assert not latched or (
+                temperature < settings.critical_temperature - settings.hysteresis
+            )
+            latched = False
             assert decision.percent is not None
             assert decision.percent >= settings.target_percent(temperature)
 
 
 @PROPERTIES
-@given(control_settings(), polls)
+@given(control_settings(), histories())
 def test_unchanged_means_exactly_what_is_in_force(
     settings: ControlSettings, history: list[Poll]
 ) -> None:
-    """MANUAL is always a change; UNCHANGED repeats the % in force, or None if there is none."""
+    """MANUAL is always a change; UNCHANGED repeats the % in force, or None if none is."""
     controller = FanController(settings)
     in_force: int | Action | None = None
-    now = 0.0
-    for poll in history:
-        now += poll.after_seconds
+    for poll, decision in zip(history, replay(controller, history), strict=True):
         if poll.reconnect_first:
-            controller.on_reconnect()
             in_force = None
-        decision = controller.decide(now, poll.readings)
         match decision.action:
             case Action.MANUAL:
                 assert decision.percent != in_force
@@ -632,7 +649,7 @@ def test_unchanged_means_exactly_what_is_in_force(
 
 
 @PROPERTIES
-@given(control_settings(), polls)
+@given(control_settings(), histories())
 def test_decreases_respect_dwell_slew_and_hysteresis(
     settings: ControlSettings, history: list[Poll]
 ) -> None:
@@ -640,32 +657,29 @@ def test_decreases_respect_dwell_slew_and_hysteresis(
     rate = settings.slew_percent_per_minute / 60
     manual_run: list[tuple[float, int]] = []  # (time, %) since manual control began
     last_rise = -math.inf
-    now = 0.0
-    for poll in history:
-        now += poll.after_seconds
-        if poll.reconnect_first:
-            controller.on_reconnect()
+    for poll, decision in zip(history, replay(controller, history), strict=True):
+        if poll.reconnect_first or decision.percent is None:
             manual_run = []
-        decision = controller.decide(now, poll.readings)
-        if decision.percent is None:
-            manual_run = []
-            continue
+        if decision.percent is None or poll.readings is None:
+            continue  # a failed poll confirms nothing: no reference point for the slew
         if not manual_run or decision.percent > manual_run[-1][1]:
-            last_rise = now
+            last_rise = poll.now
         elif decision.percent < manual_run[-1][1]:
             assert decision.control_temperature is not None
-            assert now - last_rise >= settings.dwell_seconds
+            assert poll.now - last_rise >= settings.dwell_seconds
             assert decision.percent >= settings.target_percent(
                 decision.control_temperature + settings.hysteresis
             )
             for earlier, percent in manual_run:
                 # Integer steps: at most one % ahead of a continuous ramp.
-                assert percent - decision.percent <= rate * (now - earlier) + 1 + 1e-9
-        manual_run.append((now, decision.percent))
+                assert (
+                    percent - decision.percent <= rate * (poll.now - earlier) + 1 + 1e-9
+                )
+        manual_run.append((poll.now, decision.percent))
 
 
 @PROPERTIES
-@given(control_settings(), polls, st.floats(0, 90), temperatures, temperatures)
+@given(control_settings(), histories(), st.floats(0, 90), temperatures, temperatures)
 def test_fan_level_never_falls_as_temperature_rises(
     settings: ControlSettings,
     history: list[Poll],
@@ -674,13 +688,12 @@ def test_fan_level_never_falls_as_temperature_rises(
     second: float,
 ) -> None:
     controller = FanController(settings)
-    now = 0.0
-    for poll in history:
-        now += poll.after_seconds
-        controller.decide(now, poll.readings)
+    for _ in replay(controller, history):
+        pass
+    now = (history[-1].now if history else 0) + after_seconds
     cooler, hotter = sorted((first, second))
-    cooler_decision = copy.deepcopy(controller).decide(now + after_seconds, cpu(cooler))
-    hotter_decision = copy.deepcopy(controller).decide(now + after_seconds, cpu(hotter))
+    cooler_decision = copy.deepcopy(controller).decide(now, cpu(cooler))
+    hotter_decision = copy.deepcopy(controller).decide(now, cpu(hotter))
     assert fan_level(cooler_decision) <= fan_level(hotter_decision)
 
 
@@ -689,7 +702,8 @@ def test_fan_level_never_falls_as_temperature_rises(
 def test_drop_smaller_than_hysteresis_never_lowers_the_fans(
     settings: ControlSettings, data: st.DataObject
 ) -> None:
-    start = data.draw(st.floats(10, settings.critical_temperature, exclude_max=True))
+    # At least 1 °C below critical, so that the band is never empty.
+    start = data.draw(st.floats(10, settings.critical_temperature - 1))
     within_band = st.floats(
         start - settings.hysteresis,
         settings.critical_temperature,
@@ -709,17 +723,41 @@ def test_drop_smaller_than_hysteresis_never_lowers_the_fans(
         assert percent >= started
 
 
-point_lists = st.lists(
-    st.builds(
-        CurvePoint,
-        st.floats(-20, 140) | st.just(math.nan),
-        st.integers(-10, 110),
-    ),
-    max_size=6,
+@st.composite
+def nearly_valid_point_lists(draw: st.DrawFn) -> list[CurvePoint]:
+    """A valid curve with at most one fault, just over a limit, where validators slip."""
+    size = draw(st.integers(min_value=2, max_value=6))
+    temps = sorted(draw(st.lists(st.floats(2, 118), min_size=size, max_size=size)))
+    percents = sorted(draw(st.lists(st.integers(3, 97), min_size=size, max_size=size)))
+    points = [CurvePoint(t, p) for t, p in zip(temps, percents, strict=True)]
+    index = draw(st.integers(1, size - 1))
+    point, before, last = points[index], points[index - 1], size - 1
+    just_over = draw(st.floats(0.001, 2))
+    match draw(st.integers(0, 6)):
+        case 1:
+            points[index] = CurvePoint(before.temperature - just_over, point.percent)
+        case 2:
+            points[index] = CurvePoint(point.temperature, before.percent - 1)
+        case 3:
+            points[0] = CurvePoint(-just_over, points[0].percent)
+        case 4:
+            points[last] = CurvePoint(120 + just_over, points[last].percent)
+        case 5:
+            end = draw(st.sampled_from([0, last]))
+            points[end] = CurvePoint(
+                points[end].temperature, draw(st.sampled_from([-1, 101]))
+            )
+        case 6:
+            points = points[: draw(st.integers(0, 1))]
+    return points
+
+
+point_lists = nearly_valid_point_lists() | st.lists(
+    st.builds(CurvePoint, st.floats(-20, 140), st.integers(-10, 110)), max_size=6
 )
 
 
-@PROPERTIES
+@hypothesis_settings(max_examples=400, deadline=None, database=None)
 @given(point_lists)
 def test_curve_validation_accepts_exactly_the_valid_curves(
     points: list[CurvePoint],

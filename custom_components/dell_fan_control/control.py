@@ -127,12 +127,18 @@ class FanCurve:
             return first.percent
         for low, high in pairwise(self.points):
             if low.temperature <= temperature < high.temperature:
-                # Exact arithmetic: rounding up must not turn 35.0000001 into 36.
-                fraction = (Fraction(temperature) - Fraction(low.temperature)) / (
-                    Fraction(high.temperature) - Fraction(low.temperature)
+                # Exact decimal arithmetic: rounding up must not turn float noise
+                # (72.00000000000001) into one % more than the curve says.
+                fraction = (_decimal(temperature) - _decimal(low.temperature)) / (
+                    _decimal(high.temperature) - _decimal(low.temperature)
                 )
                 return math.ceil(low.percent + (high.percent - low.percent) * fraction)
         return self.points[-1].percent
+
+
+def _decimal(value: float) -> Fraction:
+    """The value as the decimal it prints as, which is what the user entered."""
+    return Fraction(repr(value))
 
 
 def _format_temperature(temperature: float) -> str:
@@ -402,8 +408,10 @@ class FanController:
             command.descent_from = max(command.descent_from, now)
             action = Action.UNCHANGED
         else:
-            rate = settings.slew_percent_per_minute / 60
-            budget = math.floor(max(0.0, now - command.descent_from) * rate)
+            seconds_per_percent = 60 / settings.slew_percent_per_minute
+            budget = math.floor(
+                max(0.0, now - command.descent_from) / seconds_per_percent
+            )
             stepped = max(lowest_allowed, command.percent - budget)
             action = Action.MANUAL if stepped < command.percent else Action.UNCHANGED
             if stepped == lowest_allowed:
@@ -411,7 +419,7 @@ class FanController:
             else:
                 # Carry the unspent fraction so that polls shorter than one percent's
                 # worth of slew still add up to the configured rate.
-                command.descent_from += budget / rate
+                command.descent_from += budget * seconds_per_percent
             command.percent = stepped
 
         if command.percent == target:
