@@ -11,8 +11,8 @@ exact times. The law, in order of precedence:
    temperature is below ``critical_temperature - hysteresis``.
 4. Otherwise a manual percentage. It rises to the target at once. It falls only when
    the target for ``temperature + hysteresis`` is lower than what is in force, not
-   before ``dwell_seconds`` after the last rise, and no faster than
-   ``slew_percent_per_minute``.
+   before ``dwell_seconds`` after the last rise (or the first command), and no
+   faster than ``slew_percent_per_minute``.
 
 After any hand-back, or after :meth:`FanController.on_reconnect`, the next manual
 command is computed from the fresh reading alone: nothing carries over.
