@@ -29,9 +29,11 @@ from .stack import (
     remove_onboarding_entries,
     running_lab,
     set_options,
+    wait_until,
 )
 
 CONFIG_DIR = REPO_ROOT / "config"
+FAN = "fan.r730_sim"  # the first simulated server's fan entity
 WORK_DIR = CONFIG_DIR / "develop"  # logs of the broker and the simulators
 
 
@@ -117,15 +119,18 @@ def banner(lab: Lab) -> str:
 def take_screenshots(lab: Lab, target: Path) -> None:
     """A few minutes of simulated load changes on the curve, then the pictures for the README."""
     api, sim = lab.api, lab.sims[0]
-    api.service(
-        "fan", "set_preset_mode", {"entity_id": "fan.r730_sim", "preset_mode": "curve"}
+    api.service("fan", "set_preset_mode", {"entity_id": FAN, "preset_mode": "curve"})
+    wait_until(
+        lambda: api.state(FAN)["attributes"]["preset_mode"] == "curve",
+        "the curve preset",
+        30,
     )
     # About 9 minutes: most of the dashboard's 15-minute history graphs get filled.
     for load, seconds in ((0.2, 60), (0.95, 180), (0.5, 120), (0.3, 180)):
         sim.control(load=load)
         print(f"load {load:.0%} for {seconds} s", flush=True)
         time.sleep(seconds)
-    device_id = api.template("{{ device_id('fan.r730_sim') }}")
+    device_id = api.template(f"{{{{ device_id('{FAN}') }}}}")
     with browser.open_page(WORK_DIR / "chromium-profile", height=1000) as page:
         browser.log_in(page, lab.base_url, *DEV_LOGIN)
         browser.open_device_page(page, lab.base_url, device_id, "r730-sim")

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import json
-import os
 from pathlib import Path
 import signal
 import socket
@@ -79,9 +78,7 @@ class Service:
     log: Path
 
     @classmethod
-    def start(
-        cls, name: str, args: list[str], log: Path, env: Mapping[str, str] | None = None
-    ) -> Service:
+    def start(cls, name: str, args: list[str], log: Path) -> Service:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
             process = subprocess.Popen(
@@ -89,7 +86,6 @@ class Service:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=None if env is None else {**os.environ, **env},
                 cwd=REPO_ROOT,
                 start_new_session=True,
             )
@@ -284,8 +280,7 @@ class HomeAssistantApi:
     """Home Assistant's REST API as the frontend uses it (JSON in, JSON out, bearer token)."""
 
     base_url: str
-    token: str | None = None
-    refresh_token: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
 
     @property
     def client_id(self) -> str:
@@ -347,7 +342,6 @@ class HomeAssistantApi:
         if response.status != 200:
             raise StackError(f"/auth/token -> {response.status}: {response.body}")
         self.token = response.body["access_token"]
-        self.refresh_token = response.body["refresh_token"]
 
     def log_in(self, username: str, password: str) -> None:
         """The login flow the frontend's login page runs."""
@@ -553,11 +547,24 @@ def add_dell_entry(api: HomeAssistantApi, sim: Simulator) -> str:
 def set_options(
     api: HomeAssistantApi, entry_id: str, changes: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """Run the options flow, changing only `changes` ({section: {field: value}})."""
+    """Run the options flow, changing only `changes` ({section: {field: value}}).
+
+    Saving reloads the entry in the background; this returns once the reloaded fan entity is
+    back (its state changed after the save), so nothing sent next lands on the old entities.
+    """
+    (fan,) = [e for e in entity_ids(api, entry_id) if e.startswith("fan.")]
     flow = api.start_options_flow(entry_id)
     result = api.submit(flow, changes, options=True)
     if result.get("type") != "create_entry":
         raise StackError(f"options flow refused {changes}: {result}")
+    (entry,) = [e for e in api.entries("dell_fan_control") if e["entry_id"] == entry_id]
+
+    def reloaded() -> bool:
+        state = api.state(fan)
+        changed = datetime.fromisoformat(state["last_changed"]).timestamp()
+        return bool(state["state"] != "unavailable" and changed > entry["modified_at"])
+
+    wait_until(reloaded, f"{fan} after the options reload", 60)
     return result
 
 
@@ -622,7 +629,8 @@ def running_lab(
                 ipmi_port=ipmi_port,
                 control_port=control_port,
                 time_scale=time_scale,
-                system_name=None if len(sim_ports) == 1 else f"r730-sim-{index + 1}",
+                # The first keeps the default name the docs' dashboard uses.
+                system_name=None if index == 0 else f"r730-sim-{index + 1}",
             )
             services.append(sim.service)
             sims.append(sim)
