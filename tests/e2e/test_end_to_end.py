@@ -8,6 +8,7 @@ to Dell automatic when HA stops.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import json
 from pathlib import Path
 import re
@@ -75,8 +76,11 @@ def fan_oem_commands(sim: Simulator) -> list[str]:
     ]
 
 
+type FanPredicate = Callable[[dict[str, Any], dict[str, Any]], bool]
+
+
 def wait_for_fan(
-    lab: Lab, what: str, predicate: Any, timeout: float = 30
+    lab: Lab, what: str, predicate: FanPredicate, timeout: float = 30
 ) -> dict[str, Any]:
     """Wait until predicate(fan state attributes, simulator state) holds; returns the attributes."""
 
