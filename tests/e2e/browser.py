@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 import re
+from tempfile import TemporaryDirectory
 
 from playwright.sync_api import Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
-# --headless is added by Playwright; a fresh --user-data-dir comes with the persistent context.
+# --headless is added by Playwright, --user-data-dir by the persistent context (a fresh one).
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -26,13 +27,14 @@ TIMEOUT_MS = 30_000
 
 
 @contextmanager
-def open_page(
-    user_data_dir: Path, width: int = 1280, height: int = 900
-) -> Iterator[Page]:
-    """One page in a fresh headless Chromium profile, closed (with the browser) on exit."""
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(user_data_dir),
+def open_page(width: int = 1280, height: int = 900) -> Iterator[Page]:
+    """One page in headless Chromium with a fresh profile (so never already logged in)."""
+    with (
+        TemporaryDirectory(prefix="chromium-profile-") as profile,
+        sync_playwright() as pw,
+    ):
+        context = pw.chromium.launch_persistent_context(
+            profile,
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,

@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 def _check_free(port: int, kind: socket.SocketKind, what: str) -> None:
     """Refuse early: HA falls back to 0.0.0.0:8123 when its configured port is taken."""
     with socket.socket(socket.AF_INET, kind) as probe:
+        # As servers bind: connections of a previous run in TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((LOOPBACK, port))
         except OSError as err:
@@ -125,14 +127,16 @@ def take_screenshots(lab: Lab, target: Path) -> None:
         "the curve preset",
         30,
     )
-    # About 9 minutes: most of the dashboard's 15-minute history graphs get filled.
-    for load, seconds in ((0.2, 60), (0.95, 180), (0.5, 120), (0.3, 180)):
-        sim.control(load=load)
-        print(f"load {load:.0%} for {seconds} s", flush=True)
-        time.sleep(seconds)
     device_id = api.template(f"{{{{ device_id('{FAN}') }}}}")
-    with browser.open_page(WORK_DIR / "chromium-profile", height=1000) as page:
-        browser.log_in(page, lab.base_url, *DEV_LOGIN)
+    with browser.open_page(height=1000) as page:
+        browser.log_in(
+            page, lab.base_url, *DEV_LOGIN
+        )  # first, so a problem shows at once
+        # About 9 minutes: most of the dashboard's 15-minute history graphs get filled.
+        for load, seconds in ((0.2, 60), (0.95, 180), (0.5, 120), (0.3, 180)):
+            sim.control(load=load)
+            print(f"load {load:.0%} for {seconds} s", flush=True)
+            time.sleep(seconds)
         browser.open_device_page(page, lab.base_url, device_id, "r730-sim")
         browser.settle_and_capture(page, target / "device-page.png")
         page.goto(f"{lab.base_url}/dell-fan-control/server")

@@ -305,7 +305,7 @@ def check_frontend(lab: Lab, tmp_path: Path) -> None:
     """Log in like a person; the device page lists our entities, the docs' dashboard renders."""
     headings = check_dashboard_entities(lab)
     device_id = lab.api.template(f"{{{{ device_id('{FAN}') }}}}")
-    with browser.open_page(tmp_path / "chromium-profile", height=1100) as page:
+    with browser.open_page(height=1100) as page:
         browser.log_in(page, lab.base_url, *DEV_LOGIN)
         browser.open_device_page(page, lab.base_url, device_id, "r730-sim")
         try:
