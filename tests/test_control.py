@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 import math
 from typing import TYPE_CHECKING
 
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import assume, given, settings as hypothesis_settings, strategies as st
 import pytest
 
 from custom_components.dell_fan_control.control import (
+    CURVE_MAX_TEMPERATURE,
     DEFAULT_CURVE,
     Action,
     ControlSettings,
@@ -29,9 +30,12 @@ if TYPE_CHECKING:
 
 PROPERTIES = hypothesis_settings(max_examples=200, deadline=None, database=None)
 
-# Defaults, but easier arithmetic where a test is about one rule only.
-NO_DWELL = ControlSettings(dwell_seconds=0)
-NO_DWELL_NO_HYSTERESIS = ControlSettings(dwell_seconds=0, hysteresis=0)
+# Defaults, but easier arithmetic where a test is about one rule only: a minimum step
+# of 1 % writes every change (the law before the step existed).
+NO_DWELL = ControlSettings(dwell_seconds=0, min_step_percent=1)
+NO_DWELL_NO_HYSTERESIS = ControlSettings(
+    dwell_seconds=0, hysteresis=0, min_step_percent=1
+)
 
 
 def cpu(temperature: float | None) -> dict[str, float | None]:
@@ -75,6 +79,7 @@ def test_defaults_are_the_documented_r730_values() -> None:
     assert defaults.hysteresis == 3
     assert defaults.dwell_seconds == 30
     assert defaults.slew_percent_per_minute == 10
+    assert defaults.min_step_percent == 5
     assert defaults.failures_to_auto == 3
 
 
@@ -182,6 +187,8 @@ def test_bad_curve_text_names_the_problem(text: str, problem: str) -> None:
         ({"dwell_seconds": math.inf}, "dwell_seconds"),
         ({"slew_percent_per_minute": 0}, "slew_percent_per_minute"),
         ({"slew_percent_per_minute": math.inf}, "slew_percent_per_minute"),
+        ({"min_step_percent": 0}, "min_step_percent"),
+        ({"min_step_percent": 101}, "min_step_percent"),
         ({"failures_to_auto": 0}, "failures_to_auto"),
     ],
 )
@@ -390,7 +397,9 @@ def test_drop_smaller_than_hysteresis_holds_then_larger_drop_steps_down() -> Non
 
 
 def test_dwell_delays_the_first_step_down() -> None:
-    controller = FanController(ControlSettings(hysteresis=0, dwell_seconds=30))
+    controller = FanController(
+        ControlSettings(hysteresis=0, dwell_seconds=30, min_step_percent=1)
+    )
     decisions = run(
         controller, [(t, cpu(75 if t == 0 else 40)) for t in range(0, 50, 10)]
     )
@@ -436,6 +445,137 @@ def test_clock_going_backwards_never_raises_or_drops() -> None:
     assert (decision.action, decision.percent) == (Action.UNCHANGED, 60)
 
 
+# --- Minimum step ------------------------------------------------------------------------------
+
+
+def test_small_rise_waits_only_within_half_the_hysteresis() -> None:
+    """Defaults: step 5 %, hysteresis 3 °C; 35 % is the curve's point at 60 °C."""
+    controller = FanController(ControlSettings())
+    decisions = run(controller, [(0, cpu(60)), (15, cpu(61)), (30, cpu(62))])
+    assert [(d.action, d.reason, d.percent) for d in decisions] == [
+        (Action.MANUAL, Reason.CURVE, 35),
+        # target(61) = 37: 2 % short, but 61 °C is within 1.5 °C of 60 °C.
+        (Action.UNCHANGED, Reason.HYSTERESIS, 35),
+        # 62 °C is more than 1.5 °C above: the rise is written, to the target exactly.
+        (Action.MANUAL, Reason.CURVE, 39),
+    ]
+
+
+def test_rise_of_a_step_or_more_is_written_at_once() -> None:
+    curve = FanCurve.parse("50:20, 60:20, 60:25, 80:60")
+    controller = FanController(ControlSettings(curve=curve))
+    run(controller, [(0, cpu(59))])
+    # Within half the hysteresis of the 20 % point (60 °C), but a whole step short.
+    assert controller.decide(15, cpu(60)) == Decision(
+        action=Action.MANUAL, reason=Reason.CURVE, percent=25, control_temperature=60
+    )
+
+
+def test_rise_to_the_highest_percent_is_written_at_once() -> None:
+    settings = ControlSettings(
+        curve=FanCurve.parse("40:20, 80:96, 81:100"), critical_temperature=120
+    )
+    controller = FanController(settings)
+    run(controller, [(0, cpu(80))])  # 96 %
+    # 4 % short and within the band, but 100 % is the most the curve asks for.
+    assert controller.decide(15, cpu(81)).percent == 100
+
+
+@pytest.mark.parametrize(
+    ("critical", "action", "percent"),
+    [
+        (85, Action.MANUAL, 32),  # 84.5 °C is above critical - hysteresis: written
+        (95, Action.UNCHANGED, 31),  # far from critical: the 1 % rise may wait
+    ],
+)
+def test_rise_near_critical_is_written_at_once(
+    critical: float, action: Action, percent: int
+) -> None:
+    curve = FanCurve.parse("40:20, 120:40")  # 31 % at 84 °C, 32 % above it
+    controller = FanController(
+        ControlSettings(curve=curve, critical_temperature=critical)
+    )
+    decisions = run(controller, [(0, cpu(84)), (15, cpu(84.5))])
+    assert [(d.action, d.percent) for d in decisions] == [
+        (Action.MANUAL, 31),
+        (action, percent),
+    ]
+
+
+def test_no_rise_waits_without_hysteresis() -> None:
+    controller = FanController(ControlSettings(hysteresis=0))
+    decisions = run(controller, [(0, cpu(60)), (15, cpu(61))])
+    assert [(d.action, d.percent) for d in decisions] == [
+        (Action.MANUAL, 35),
+        (Action.MANUAL, 37),
+    ]
+
+
+@pytest.mark.parametrize("poll_seconds", [1, 5, 10, 15, 20, 30, 45])
+def test_steps_down_in_chunks_at_the_average_slew_rate(poll_seconds: int) -> None:
+    """10 %/min in steps of at least 5 %: never ahead of the ramp, never a step behind."""
+    controller = FanController(ControlSettings(dwell_seconds=0, hysteresis=0))
+    controller.decide(0, cpu(75))  # 60 %
+    written = [60]
+    for now in range(poll_seconds, 300, poll_seconds):
+        decision = controller.decide(now, cpu(40))  # target 20 %
+        assert decision.percent is not None
+        ramp = max(20, 60 - now // 6)
+        assert ramp <= decision.percent <= ramp + 4, now
+        if decision.action is Action.MANUAL:
+            written.append(decision.percent)
+    assert written[-1] == 20
+    # Only the last step, to the curve's lowest %, may be smaller.
+    assert all(before - after >= 5 for before, after in pairwise(written[:-1]))
+    # 40 % in steps of at least 5 %: at most 8 writes (up to 40 with a step of 1 %).
+    assert len(written) - 1 <= 8
+
+
+def test_descent_holds_less_than_a_step_above_the_band() -> None:
+    # Step 5 %, hysteresis 3 °C.
+    controller = FanController(ControlSettings(dwell_seconds=0))
+    decisions = run(
+        controller,
+        [
+            (0, cpu(60)),  # 35 %
+            (15, cpu(55)),  # target(58) = 34: 1 % lower is allowed, less than a step
+            (30, cpu(52)),  # target(55) = 32: 3 % lower, still less than a step
+            (45, cpu(52)),  # 30 s of slew, but the band allows only 3 %
+            (60, cpu(50)),  # target(53) = 30: a step, but 15 s since the band held it
+            (75, cpu(50)),  # 30 s since then: 5 %
+        ],
+    )
+    assert [(d.action, d.reason, d.percent) for d in decisions] == [
+        (Action.MANUAL, Reason.CURVE, 35),
+        (Action.UNCHANGED, Reason.HYSTERESIS, 35),
+        (Action.UNCHANGED, Reason.HYSTERESIS, 35),
+        (Action.UNCHANGED, Reason.HYSTERESIS, 35),
+        (Action.UNCHANGED, Reason.SLEW_LIMIT, 35),
+        (Action.MANUAL, Reason.HYSTERESIS, 30),
+    ]
+
+
+def test_holding_less_than_a_step_above_the_band_banks_no_slew_budget() -> None:
+    """Ten minutes held 1 % above the band, then a big drop: steps of 5 % at the slew rate."""
+    controller = FanController(ControlSettings(dwell_seconds=0))
+    run(controller, [(t, cpu(60 if t == 0 else 55)) for t in range(0, 601, 10)])
+    decisions = run(controller, [(t, cpu(40)) for t in range(610, 671, 10)])
+    # 5 % per 30 s from the last poll that the band held.
+    assert [d.percent for d in decisions] == [35, 35, 30, 30, 30, 25, 25]
+
+
+def test_last_step_down_to_the_lowest_percent_may_be_smaller() -> None:
+    controller = FanController(ControlSettings(dwell_seconds=0))
+    controller.decide(0, cpu(62))  # 39 %
+    written = [
+        (now, decision.percent)
+        for now in range(15, 301, 15)
+        if (decision := controller.decide(now, cpu(30))).action is Action.MANUAL
+    ]
+    # 30 s per 5 %, then the last 4 % to the curve's 20 % as soon as the budget has them.
+    assert written == [(30, 34), (60, 29), (90, 24), (120, 20)]
+
+
 # --- Fixed percentage (preset manual) -------------------------------------------------------
 
 
@@ -456,11 +596,15 @@ def test_fixed_percent_ignores_the_curve_but_not_the_floor() -> None:
 def test_changing_the_fixed_percent_rises_at_once_and_falls_through_dwell() -> None:
     controller = FanController(ControlSettings(fixed_percent=30))
     controller.decide(0, cpu(50))
+    controller.settings = ControlSettings(fixed_percent=32)
+    # Less than a step, but the fixed % is the target at every temperature: at once.
+    assert controller.decide(5, cpu(50)).percent == 32
     controller.settings = ControlSettings(fixed_percent=70)
     assert controller.decide(10, cpu(50)).percent == 70
     controller.settings = ControlSettings(fixed_percent=20)
     assert controller.decide(20, cpu(50)).reason is Reason.DWELL
-    assert controller.decide(46, cpu(50)).percent == 69
+    assert controller.decide(46, cpu(50)).percent == 70  # 1 % of budget: not a step
+    assert controller.decide(70, cpu(50)).percent == 65  # 30 s after the dwell: 5 %
 
 
 def test_unknown_reading_hands_back_in_fixed_mode() -> None:
@@ -528,6 +672,7 @@ def control_settings(draw: st.DrawFn) -> ControlSettings:
         hysteresis=draw(st.floats(min_value=0, max_value=8)),
         dwell_seconds=draw(st.floats(min_value=0, max_value=90)),
         slew_percent_per_minute=draw(st.floats(min_value=1, max_value=60)),
+        min_step_percent=draw(st.integers(1, 20)),
         failures_to_auto=draw(st.integers(1, 4)),
     )
 
@@ -593,7 +738,10 @@ def fan_level(decision: Decision) -> float:
 @PROPERTIES
 @given(control_settings(), histories())
 def test_every_decision_is_safe(settings: ControlSettings, history: list[Poll]) -> None:
-    """Auto or floor..100; auto on unknown, critical and N failures; never below target."""
+    """Auto or floor..100; auto on unknown, critical and N failures; below the target
+    only by less than the minimum step, only while the temperature is within half the
+    hysteresis of the curve's point for the % in force, and never at the highest % or
+    within the hysteresis of critical (a minimum step of 1 % is: never below target)."""
     controller = FanController(settings)
     failed_in_a_row = 0
     latched = False
@@ -623,7 +771,16 @@ def test_every_decision_is_safe(settings: ControlSettings, history: list[Poll]) 
             )
             latched = False
             assert decision.percent is not None
-            assert decision.percent >= settings.target_percent(temperature)
+            target = settings.target_percent(temperature)
+            assert decision.percent > target - settings.min_step_percent
+            assert decision.percent >= settings.target_percent(
+                temperature - settings.hysteresis / 2
+            )
+            if (
+                target == settings.target_percent(math.inf)
+                or temperature >= settings.critical_temperature - settings.hysteresis
+            ):
+                assert decision.percent >= target
 
 
 @PROPERTIES
@@ -671,11 +828,89 @@ def test_decreases_respect_dwell_slew_and_hysteresis(
                 decision.control_temperature + settings.hysteresis
             )
             for earlier, percent in manual_run:
-                # Integer steps: at most one % ahead of a continuous ramp.
+                # Integer steps of at least min_step: the budget saved up for a step
+                # is less than one step, so never a step or more ahead of a
+                # continuous ramp (one %, as before, with a step of 1 %).
                 assert (
-                    percent - decision.percent <= rate * (poll.now - earlier) + 1 + 1e-9
+                    percent - decision.percent
+                    <= rate * (poll.now - earlier) + settings.min_step_percent + 1e-9
                 )
         manual_run.append((poll.now, decision.percent))
+
+
+@PROPERTIES
+@given(control_settings(), histories())
+def test_writes_are_at_least_a_step_apart(
+    settings: ControlSettings, history: list[Poll]
+) -> None:
+    """A rise lands on the target exactly; a fall is a whole step, or the last one to
+    the lowest % the settings ask for. Only the first write after Dell auto, a
+    reconnect or the start is free (there is no % in force to step from)."""
+    controller = FanController(settings)
+    idle = settings.target_percent(-math.inf)
+    in_force: int | None = None
+    for poll, decision in zip(history, replay(controller, history), strict=True):
+        if poll.reconnect_first or decision.action is Action.DELL_AUTO:
+            in_force = None
+        if decision.action is not Action.MANUAL:
+            continue
+        assert decision.percent is not None
+        assert decision.control_temperature is not None
+        if in_force is not None:
+            if decision.percent > in_force:
+                assert decision.percent == settings.target_percent(
+                    decision.control_temperature
+                )
+            else:
+                assert (
+                    in_force - decision.percent >= settings.min_step_percent
+                    or decision.percent == idle
+                )
+        in_force = decision.percent
+
+
+@PROPERTIES
+@given(
+    control_settings(),
+    st.floats(40, 110),
+    st.floats(10, 60),
+    st.sampled_from([1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60]),
+    st.lists(st.integers(1, 60), max_size=40),
+)
+def test_steps_down_keep_the_average_slew_rate(
+    settings: ControlSettings,
+    hot: float,
+    cool: float,
+    slew: int,
+    gaps: list[int],
+) -> None:
+    """After a fall to a steady temperature the fans are never a step or more behind
+    the slew ramp (so they end less than a step above the band), never ahead of it,
+    and on the lowest % exactly once the ramp reaches it."""
+    # Whole seconds per % and whole-second polls: the ramp is exact, no float rounding.
+    settings = replace(
+        settings,
+        slew_percent_per_minute=slew,
+        critical_temperature=CURVE_MAX_TEMPERATURE,
+        dwell_seconds=round(settings.dwell_seconds),
+    )
+    assume(cool < hot)
+    controller = FanController(settings)
+    start = controller.decide(0, cpu(hot)).percent
+    assert start is not None
+    lowest_allowed = settings.target_percent(cool + settings.hysteresis)
+    idle = settings.target_percent(-math.inf)
+    seconds_per_percent = 60 // slew
+    now = 0
+    for gap in gaps:
+        now += gap
+        percent = controller.decide(now, cpu(cool)).percent
+        assert percent is not None
+        earned = max(0, now - round(settings.dwell_seconds)) // seconds_per_percent
+        ramp = max(min(lowest_allowed, start), start - earned)
+        assert ramp <= percent < ramp + settings.min_step_percent
+        if lowest_allowed == idle and earned >= start - idle:
+            assert percent == idle
 
 
 @PROPERTIES

@@ -42,6 +42,7 @@ async def test_options_saved_and_entry_reloaded(
         _form(
             curve="30:15, 70:60, 80:100",
             floor_percent=20.0,
+            min_step_percent=8.0,
             scan_interval=30.0,
             sources=["cpu1_temperature", "exhaust_temperature"],
             extra_sources=["sensor.gpu_temperature"],
@@ -55,11 +56,14 @@ async def test_options_saved_and_entry_reloaded(
     options = EntryOptions.from_mapping(init_integration.options)
     assert options.curve == "30:15, 70:60, 80:100"
     assert options.floor_percent == 20
+    assert options.min_step_percent == 8
+    assert isinstance(options.min_step_percent, int)
     assert options.sources == ("cpu1_temperature", "exhaust_temperature")
     assert options.extra_sources == ("sensor.gpu_temperature",)
     assert init_integration.state is ConfigEntryState.LOADED
     coordinator = init_integration.runtime_data
     assert coordinator.update_interval.total_seconds() == 30
+    assert coordinator.controller.settings.min_step_percent == 8
     assert coordinator.control_source_keys == (
         "cpu1_temperature",
         "exhaust_temperature",

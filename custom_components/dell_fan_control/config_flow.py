@@ -243,6 +243,7 @@ def _options_schema(temperature_sensors: Mapping[str, str]) -> probatio.Schema:
                         probatio.Required("slew_percent_per_minute"): _number(
                             0.5, 100, 0.5, "%/min"
                         ),
+                        probatio.Required("min_step_percent"): _number(1, 20, 1, "%"),
                         probatio.Required("failures_to_auto"): _number(1, 20, 1),
                         probatio.Required("scan_interval"): _number(5, 300, 1, "s"),
                     }
@@ -311,6 +312,7 @@ OPTION_SECTIONS: Final = {
         "hysteresis",
         "dwell_seconds",
         "slew_percent_per_minute",
+        "min_step_percent",
         "failures_to_auto",
         "scan_interval",
     ),
@@ -330,6 +332,7 @@ _SECTION_OF: Final = {
 }
 _INTEGER_OPTIONS: Final = (
     "floor_percent",
+    "min_step_percent",
     "failures_to_auto",
     "scan_interval",
     "breaker_threshold",

@@ -9,10 +9,23 @@ exact times. The law, in order of precedence:
    as hot: Dell automatic. So nothing manual is ever sent before the first good read.
 3. At or above ``critical_temperature``: Dell automatic, latched until the control
    temperature is below ``critical_temperature - hysteresis``.
-4. Otherwise a manual percentage. It rises to the target at once. It falls only when
-   the target for ``temperature + hysteresis`` is lower than what is in force, not
-   before ``dwell_seconds`` after the last rise (or the first command), and no
-   faster than ``slew_percent_per_minute``.
+4. Otherwise a manual percentage. It rises to the target at once, except that a rise
+   smaller than ``min_step_percent`` may wait while that is safe: while the
+   temperature is within half the hysteresis above the curve's point for the % in
+   force, the target is below the highest % the settings ask for (100 % on the
+   default curve), and the temperature is below ``critical_temperature -
+   hysteresis``. So the % in force is never ``min_step_percent`` or more below the
+   target, and never below the target of ``temperature - hysteresis / 2``.
+   It falls only when the target for ``temperature + hysteresis`` is lower than
+   what is in force, not before ``dwell_seconds`` after the last rise (or the first
+   command), and no faster than ``slew_percent_per_minute`` on average: the slew
+   budget accumulates until a step of at least ``min_step_percent`` is due, and
+   only the last step down to the lowest % the settings ask for (the floor, or the
+   curve's first point) may be smaller. In between, a % less than a step above the
+   target for ``temperature + hysteresis`` is held. (Only that lowest % is exempt:
+   an exemption that depends on the temperature, such as landing on the band, would
+   let a hotter reading step down where a cooler one holds.) A step of 1 % is the
+   law without the step: every change is written.
 
 After any hand-back, or after :meth:`FanController.on_reconnect`, the next manual
 command is computed from the fresh reading alone: nothing carries over.
@@ -162,7 +175,12 @@ class ControlSettings:
         hysteresis: °C the temperature must fall before the fans slow down; also
             the margin below ``critical_temperature`` before control resumes.
         dwell_seconds: After a rise, hold at least this long before slowing down.
-        slew_percent_per_minute: Fastest decrease; increases apply at once.
+        slew_percent_per_minute: Fastest decrease, on average; increases apply at
+            once.
+        min_step_percent: Smallest change written, in both directions: steps down
+            wait for this much slew budget (except the last one to the lowest %
+            the settings ask for); a smaller rise waits only while it is safe to
+            (see the module docstring).
         failures_to_auto: Failed polls in a row that hand back to Dell automatic.
     """
 
@@ -173,6 +191,7 @@ class ControlSettings:
     hysteresis: float = 3.0
     dwell_seconds: float = 30.0
     slew_percent_per_minute: float = 10.0
+    min_step_percent: int = 5
     failures_to_auto: int = 3
 
     def __post_init__(self) -> None:
@@ -208,6 +227,11 @@ class ControlSettings:
                 f"slew limit must be above 0 %/min, got {self.slew_percent_per_minute:g}",
             ),
             (
+                "min_step_percent",
+                1 <= self.min_step_percent <= 100,
+                f"minimum step must be 1-100 %, got {self.min_step_percent}",
+            ),
+            (
                 "failures_to_auto",
                 self.failures_to_auto >= 1,
                 f"failed polls before Dell automatic must be at least 1, got {self.failures_to_auto}",
@@ -221,7 +245,7 @@ class ControlSettings:
         """The % the law settles on at ``temperature`` (the "target fan %" sensor).
 
         This is the curve (or the fixed %) raised to the floor, before hysteresis,
-        dwell, slew and the critical hand-back.
+        minimum step, dwell, slew and the critical hand-back.
         """
         return _target(self, temperature)[0]
 
@@ -234,6 +258,24 @@ def _target(settings: ControlSettings, temperature: float) -> tuple[int, Reason]
     if wanted < settings.floor_percent:
         return settings.floor_percent, Reason.FLOOR
     return wanted, reason
+
+
+def _rise_may_wait(settings: ControlSettings, temperature: float, percent: int) -> bool:
+    """Whether a rise from ``percent`` in force may wait at ``temperature``.
+
+    Only a rise smaller than ``min_step_percent``, while the temperature is at most
+    half the hysteresis above the curve's point for ``percent`` and below
+    ``critical_temperature - hysteresis``, and the target is not the highest % the
+    settings ask for. Each condition only gets harder to meet as the temperature
+    rises, so the fan level stays non-decreasing in temperature.
+    """
+    target = settings.target_percent(temperature)
+    return (
+        target - percent < settings.min_step_percent
+        and target < settings.target_percent(math.inf)
+        and temperature < settings.critical_temperature - settings.hysteresis
+        and settings.target_percent(temperature - settings.hysteresis / 2) <= percent
+    )
 
 
 class Action(StrEnum):
@@ -254,7 +296,9 @@ class Reason(StrEnum):
     FIXED_PERCENT = "fixed_percent"
     FLOOR = "floor"
     HYSTERESIS = "hysteresis"
-    """Held above the target until the temperature falls by the hysteresis."""
+    """Held in the dead band around the target: above it until the temperature falls
+    by the hysteresis (and a step down of ``min_step_percent`` is possible), or less
+    than a step below it while the rise may wait."""
     DWELL = "dwell"
     """Wants to slow down, but the last rise was less than the dwell time ago."""
     SLEW_LIMIT = "slew_limit"
@@ -397,14 +441,20 @@ class FanController:
         settings = self.settings
         target, target_reason = _target(settings, temperature)
         lowest_allowed = settings.target_percent(temperature + settings.hysteresis)
+        idle = settings.target_percent(-math.inf)
         self._auto = False
         command = self._manual
-        if command is None or target > command.percent:
+        if command is None or (
+            target > command.percent
+            and not _rise_may_wait(settings, temperature, command.percent)
+        ):
             command = self._manual = _ManualCommand(
                 target, descent_from=now + settings.dwell_seconds
             )
             action = Action.MANUAL
         elif lowest_allowed >= command.percent:
+            # In the band, or a rise that may wait (the target, and so lowest_allowed,
+            # is above the % in force): no slew budget accrues while holding.
             command.descent_from = max(command.descent_from, now)
             action = Action.UNCHANGED
         else:
@@ -413,18 +463,30 @@ class FanController:
                 max(0.0, now - command.descent_from) / seconds_per_percent
             )
             stepped = max(lowest_allowed, command.percent - budget)
-            action = Action.MANUAL if stepped < command.percent else Action.UNCHANGED
-            if stepped == lowest_allowed:
-                command.descent_from = now
+            if command.percent - stepped >= settings.min_step_percent or (
+                stepped == idle < command.percent
+            ):
+                action = Action.MANUAL
+                if stepped == lowest_allowed:
+                    command.descent_from = now
+                else:
+                    # Carry the unspent fraction so that polls shorter than one
+                    # percent's worth of slew still add up to the configured rate.
+                    command.descent_from += budget * seconds_per_percent
+                command.percent = stepped
             else:
-                # Carry the unspent fraction so that polls shorter than one percent's
-                # worth of slew still add up to the configured rate.
-                command.descent_from += budget * seconds_per_percent
-            command.percent = stepped
+                # Less than a step is due: the budget accumulates, unless the band
+                # is what holds the fans (then none is banked, as when holding).
+                action = Action.UNCHANGED
+                if stepped == lowest_allowed:
+                    command.descent_from = max(command.descent_from, now)
 
         if command.percent == target:
             reason = target_reason
-        elif command.percent <= lowest_allowed:
+        elif command.percent < target or (
+            command.percent - lowest_allowed < settings.min_step_percent
+            and lowest_allowed > idle
+        ):
             reason = Reason.HYSTERESIS
         elif now < command.descent_from:
             reason = Reason.DWELL

@@ -29,6 +29,7 @@ class EntryOptions:
     hysteresis: float = _CONTROL.hysteresis
     dwell_seconds: float = _CONTROL.dwell_seconds
     slew_percent_per_minute: float = _CONTROL.slew_percent_per_minute
+    min_step_percent: int = _CONTROL.min_step_percent
     failures_to_auto: int = _CONTROL.failures_to_auto
     sources: tuple[str, ...] = ()
     """BMC sensor keys for the control temperature; empty means the CPU sensors."""
@@ -71,6 +72,7 @@ class EntryOptions:
             hysteresis=self.hysteresis,
             dwell_seconds=self.dwell_seconds,
             slew_percent_per_minute=self.slew_percent_per_minute,
+            min_step_percent=self.min_step_percent,
             failures_to_auto=self.failures_to_auto,
         )
 
