@@ -104,6 +104,17 @@ class BmcSensorEntity(DellFanEntity, SensorEntity):
         return self.coordinator.data.readings.get(self.entity_description.key)
 
 
+# Why there is no control-law decision: Dell auto chosen, or fan commands off.
+NOT_CONTROLLING = ("dell_auto", "monitor_only")
+
+
+def _control_reason(coordinator: DellFanCoordinator) -> str:
+    if coordinator.monitor_only:
+        return "monitor_only"
+    decision = coordinator.data.decision
+    return "dell_auto" if decision is None else decision.reason.value
+
+
 @dataclass(frozen=True, kw_only=True)
 class ControlSensorEntityDescription(SensorEntityDescription):
     """A sensor computed by the integration rather than read from the BMC."""
@@ -131,13 +142,9 @@ CONTROL_SENSORS: tuple[ControlSensorEntityDescription, ...] = (
         key="control_reason",
         translation_key="control_reason",
         device_class=SensorDeviceClass.ENUM,
-        options=[reason.value for reason in Reason],
+        options=[*(reason.value for reason in Reason), *NOT_CONTROLLING],
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda coordinator: (
-            None
-            if coordinator.data.decision is None
-            else coordinator.data.decision.reason.value
-        ),
+        value_fn=lambda coordinator: _control_reason(coordinator),
     ),
     ControlSensorEntityDescription(
         key="poll_duration",
