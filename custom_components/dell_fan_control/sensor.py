@@ -144,7 +144,7 @@ CONTROL_SENSORS: tuple[ControlSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=[*(reason.value for reason in Reason), *NOT_CONTROLLING],
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda coordinator: _control_reason(coordinator),
+        value_fn=_control_reason,
     ),
     ControlSensorEntityDescription(
         key="poll_duration",
