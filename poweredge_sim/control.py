@@ -14,10 +14,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import json
 import logging
 import threading
-from types import TracebackType
 from typing import Any, Self
 from urllib.request import Request, urlopen
 
+from .service import Service
 from .simulator import SimulatedIdrac
 
 _LOGGER = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class _ControlHandler(BaseHTTPRequestHandler):
         _LOGGER.debug("control: %s", format % args)
 
 
-class ControlServer:
+class ControlServer(Service):
     """Serves the control endpoint for one simulator on its own thread."""
 
     def __init__(
@@ -141,17 +141,6 @@ class ControlServer:
             self._thread.join()
             self._thread = None
         self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def request(

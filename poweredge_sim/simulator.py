@@ -15,7 +15,6 @@ import socket
 import struct
 import threading
 import time
-from types import TracebackType
 from typing import Any, Self
 import uuid
 
@@ -23,6 +22,7 @@ from .bmc import Counters, IdracBmc, OemLogEntry, SessionInfo
 from .faults import Faults, FaultyTransmitter
 from .machine import Machine, SimClock
 from .models import MODELS, SensorSpec
+from .service import Service
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ _POLL_INTERVAL = 0.05
 _MAX_DATAGRAM = 4096
 
 
-class SimulatedIdrac:
+class SimulatedIdrac(Service):
     """A virtual Dell iDRAC answering IPMI-LAN (RMCP+) on 127.0.0.1.
 
     Use as a context manager (or call `start()`/`stop()`):
@@ -126,17 +126,6 @@ class SimulatedIdrac:
         self._thread = None
         if self._sock is not None:
             self._sock.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _serve(self) -> None:
         sock, bmc = self._sock, self._bmc

@@ -24,15 +24,13 @@ import math
 
 from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.dell_fan_control.const import DOMAIN, PRESET_CURVE
+from custom_components.dell_fan_control.const import PRESET_CURVE
 from custom_components.dell_fan_control.control import Action, FanCurve
 from custom_components.dell_fan_control.coordinator import DellFanCoordinator
 from poweredge_sim import SimulatedIdrac
-from tests.conftest import sim_entry_data, sim_unique_id
 from tests.plugins.sim import SimFactory
-from tests.test_coordinator import FakeClock
+from tests.test_coordinator import FakeClock, async_setup_on_clock
 from tests.test_init import AUTOMATIC, oem_requests
 
 POLL_SECONDS = 15
@@ -87,15 +85,9 @@ async def loop(
     """An R730 and the integration sharing one clock; the entry is unloaded at the end."""
     clock = FakeClock()
     sim = poweredge_sim_factory("r730", clock=clock, seed=5, load=LOADS[0])
-    entry = MockConfigEntry(
-        domain=DOMAIN, data=sim_entry_data(sim), unique_id=sim_unique_id(sim)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    coordinator: DellFanCoordinator = entry.runtime_data
-    coordinator.clock = clock
+    coordinator = await async_setup_on_clock(hass, sim, clock)
     yield sim, coordinator, clock
-    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_unload(coordinator.config_entry.entry_id)
 
 
 async def run_profile(

@@ -41,6 +41,20 @@ class FakeClock:
         return self.now
 
 
+async def async_setup_on_clock(
+    hass: HomeAssistant, sim: SimulatedIdrac, clock: FakeClock
+) -> DellFanCoordinator:
+    """Set up an entry for the simulator, its control law on the test's clock."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, data=sim_entry_data(sim), unique_id=sim_unique_id(sim)
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    coordinator: DellFanCoordinator = entry.runtime_data
+    coordinator.clock = clock
+    return coordinator
+
+
 @pytest.fixture(autouse=True)
 def short_ipmi_timeout() -> Generator[None]:
     """A dead BMC fails a poll in a fraction of a second instead of seconds."""
@@ -162,13 +176,7 @@ async def test_silent_revert_to_automatic_is_undone_next_poll(
 ) -> None:
     clock = FakeClock()
     sim = poweredge_sim_factory("r730", clock=clock, revert_manual_after=60.0)
-    entry = MockConfigEntry(
-        domain=DOMAIN, data=sim_entry_data(sim), unique_id=sim_unique_id(sim)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    coordinator: DellFanCoordinator = entry.runtime_data
-    coordinator.clock = clock
+    coordinator = await async_setup_on_clock(hass, sim, clock)
     await coordinator.async_set_preset(PRESET_MANUAL, 25)
 
     clock.now += 61  # the firmware quietly takes the fans back
@@ -176,7 +184,7 @@ async def test_silent_revert_to_automatic_is_undone_next_poll(
     await poll(coordinator, 0)
     assert sim.mode == "manual"
     assert oem_requests(sim)[-1] == MANUAL
-    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_unload(coordinator.config_entry.entry_id)
 
 
 async def test_not_permitted_mid_operation_goes_monitor_only(
@@ -216,13 +224,7 @@ async def test_fans_that_ignore_commands_end_in_dell_auto(
     """The iDRAC keeps taking the fans back: rewrite once, then give up to Dell auto."""
     clock = FakeClock()
     sim = poweredge_sim_factory("r730", clock=clock)
-    entry = MockConfigEntry(
-        domain=DOMAIN, data=sim_entry_data(sim), unique_id=sim_unique_id(sim)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    coordinator: DellFanCoordinator = entry.runtime_data
-    coordinator.clock = clock
+    coordinator = await async_setup_on_clock(hass, sim, clock)
     events = async_capture_events(hass, EVENT_FAILSAFE)
     await coordinator.async_set_preset(PRESET_MANUAL, 80)
     for _ in range(6):  # settle: the RPM at 80 % becomes the baseline
@@ -240,14 +242,14 @@ async def test_fans_that_ignore_commands_end_in_dell_auto(
     assert coordinator.preset == "auto"
     assert sim.mode == "automatic"
     assert [event.data["reason"] for event in events] == ["fans_ignore_commands"]
-    issue_id = f"fans_ignore_commands_{entry.entry_id}"
+    issue_id = f"fans_ignore_commands_{coordinator.config_entry.entry_id}"
     assert issue_registry.async_get_issue(DOMAIN, issue_id)
     # The command was written a second time before giving up.
     assert oem_requests(sim).count(bytes((0x02, 0xFF, 80))) == 2
 
     await coordinator.async_set_preset(PRESET_MANUAL, 80)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
-    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_unload(coordinator.config_entry.entry_id)
 
 
 @pytest.mark.parametrize(
