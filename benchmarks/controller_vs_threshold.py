@@ -23,6 +23,7 @@ from itertools import pairwise
 import math
 import random
 import statistics
+from typing import Any
 import uuid
 
 from homeassistant import loader
@@ -187,8 +188,8 @@ def client_for(sim: SimulatedIdrac) -> IdracClient:
     )
 
 
-async def run_ours(profile: LoadProfile, seed: int) -> Result:
-    """The integration in a Home Assistant test instance, preset curve, shipped defaults."""
+async def run_ours(profile: LoadProfile, seed: int, options: dict[str, Any]) -> Result:
+    """The integration in a Home Assistant test instance, preset curve; entry options as given."""
     clock = ServerClock()
     with SimulatedIdrac("r730", clock=clock, seed=seed, load=profile.loads[0]) as sim:
         async with async_test_home_assistant() as hass:
@@ -204,6 +205,7 @@ async def run_ours(profile: LoadProfile, seed: int) -> Result:
                     CONF_CIPHER_SUITE: CIPHER_SUITE_AUTO,
                 },
                 unique_id=str(uuid.UUID(bytes_le=sim.guid)),
+                options=options,
             )
             entry.add_to_hass(hass)
             if not await hass.config_entries.async_setup(entry.entry_id):
@@ -301,11 +303,15 @@ def _verdict(passed: bool) -> str:
 
 
 async def _run(
-    hours: float, seed: int, static_percents: list[int], threshold: int
+    hours: float,
+    seed: int,
+    static_percents: list[int],
+    threshold: int,
+    options: dict[str, Any],
 ) -> None:
     profile = LoadProfile.build(hours, seed)
-    settings = EntryOptions().control_settings(fixed_percent=None)
-    ours = await run_ours(profile, seed)
+    settings = EntryOptions.from_mapping(options).control_settings(fixed_percent=None)
+    ours = await run_ours(profile, seed, options)
     peers = [
         await run_threshold(profile, seed, pct, threshold) for pct in static_percents
     ]
@@ -371,8 +377,20 @@ def main() -> None:
         default=50,
         help="°C, the peer's default (fallback) threshold",
     )
+    parser.add_argument(
+        "--curve",
+        help="our curve instead of the shipped one, e.g. '45:15, 60:30, 85:100'",
+    )
+    parser.add_argument(
+        "--floor", type=int, help="our floor %% instead of the shipped one"
+    )
     args = parser.parse_args()
-    asyncio.run(_run(args.hours, args.seed, args.static, args.threshold))
+    options: dict[str, Any] = {}
+    if args.curve is not None:
+        options["curve"] = args.curve
+    if args.floor is not None:
+        options["floor_percent"] = args.floor
+    asyncio.run(_run(args.hours, args.seed, args.static, args.threshold, options))
 
 
 if __name__ == "__main__":
