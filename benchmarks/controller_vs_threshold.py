@@ -5,12 +5,13 @@ of server time: a new load level every 10 minutes, Gaussian noise every 30 s, se
 run per controller, each polling every 15 s of server time over real UDP.
 
 Ours: the real integration path. A Home Assistant test instance sets the entry up, preset
-``curve`` with the shipped defaults, and each poll is ``DellFanCoordinator.async_refresh``.
+``curve`` with the shipped defaults (or --curve/--floor), and each poll is ``DellFanCoordinator.async_refresh``.
 Threshold: the loop of the most used peer (tigerblue77/Dell_iDRAC_fan_controller_Docker),
 rewritten here over our ``IdracClient``: each cycle, a CPU above the threshold (or unreadable)
 → "automatic", else "manual" and the static %; it sends them every cycle, as the peer does.
 
     scripts/run python -m benchmarks.controller_vs_threshold [--hours 2] [--seed 1]
+        [--static 20 5] [--threshold 50] [--curve "40:20, 60:35, 75:60, 85:100"] [--floor 15]
 """
 
 from __future__ import annotations
