@@ -31,6 +31,9 @@ class Faults:
     delay: float = 0.0
     garbage_rate: float = 0.0
     truncate_rate: float = 0.0
+    # Length a truncated datagram is cut to; 0 = a random length. 1-3 bytes is a
+    # runt shorter than the RMCP header.
+    truncate_to: int = 0
     session_table_full: bool = False
     # Get SDR asking for more bytes than this (0xFF = "the rest" included)
     # answers 0xCA, as BMCs with a small IPMB buffer do; None = no limit.
@@ -95,7 +98,7 @@ class FaultyTransmitter:
         if self._rng.random() < faults.garbage_rate:
             data = self._rng.randbytes(len(data))
         elif self._rng.random() < faults.truncate_rate:
-            data = data[: self._rng.randrange(1, len(data))]
+            data = data[: faults.truncate_to or self._rng.randrange(1, len(data))]
         if faults.delay > 0:
             due = time.monotonic() + faults.delay
             heapq.heappush(self._queue, (due, next(self._order), data, address))

@@ -12,6 +12,7 @@ from unittest.mock import patch
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+import pyipmi
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -29,6 +30,8 @@ from poweredge_sim import SimulatedIdrac
 from tests.conftest import sim_entry_data, sim_unique_id
 from tests.plugins.sim import SimFactory
 from tests.test_init import AUTOMATIC, MANUAL, oem_requests
+
+NETFN_SENSOR = 0x04
 
 
 class FakeClock:
@@ -153,6 +156,28 @@ async def test_unreachable_bmc_one_failure_holds_then_hands_back_on_return(
     # Back: the first command is computed from fresh readings (manual 30 % again).
     assert coordinator.last_update_success
     assert oem_requests(poweredge_sim)[sent:] == [MANUAL, bytes((0x02, 0xFF, 30))]
+
+
+async def test_unexpected_poll_errors_count_toward_the_hand_back(
+    hass: HomeAssistant, poweredge_sim: SimulatedIdrac, coordinator: DellFanCoordinator
+) -> None:
+    """An error nobody classified (here from python-ipmi) is still a failed poll."""
+    events = async_capture_events(hass, EVENT_FAILSAFE)
+    await coordinator.async_set_preset(PRESET_MANUAL, 20)
+    real_send_raw = pyipmi.Ipmi.send_raw
+
+    def readings_break(ipmi: pyipmi.Ipmi, lun: int, netfn: int, raw: bytes) -> bytes:
+        if netfn == NETFN_SENSOR:
+            raise RuntimeError("decoder bug")
+        return real_send_raw(ipmi, lun, netfn, raw)
+
+    with patch.object(pyipmi.Ipmi, "send_raw", readings_break):
+        for _ in range(3):
+            await poll(coordinator)
+            assert not coordinator.last_update_success
+    assert [event.data["reason"] for event in events] == ["repeated_poll_failures"]
+    assert poweredge_sim.mode == "automatic"
+    assert oem_requests(poweredge_sim)[-1] == AUTOMATIC
 
 
 async def test_bmc_restart_reconnects_and_reasserts(

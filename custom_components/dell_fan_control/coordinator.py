@@ -296,6 +296,17 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                     translation_key="cannot_connect",
                     translation_placeholders={"error": str(err)},
                 ) from err
+            except Exception as err:
+                # Not ours to classify, but still a failed poll: it must count toward
+                # the hand-back, or a bug would leave the fans in manual for good.
+                LOGGER.exception("%s: poll failed", self.config_entry.title)
+                await self._async_apply(None)
+                self._mirror_status(error=repr(err))
+                raise UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="poll_failed",
+                    translation_placeholders={"error": repr(err)},
+                ) from err
             self._check_fan_response(readings)
             sources = self._control_readings(readings)
             decision = await self._async_apply(sources)

@@ -412,6 +412,35 @@ def test_garbage_replies_are_a_protocol_error(poweredge_sim, connect) -> None:
     assert client.session_generation == 2
 
 
+@pytest.mark.parametrize("length", [2, 20], ids=["runt", "cut-short"])
+def test_truncated_replies_are_a_protocol_error(
+    poweredge_sim, connect, length: int
+) -> None:
+    """python-ipmi raises struct.error / IndexError on these; callers see our error."""
+    client = connect(poweredge_sim, timeout=FAST_TIMEOUT, retries=0)
+    client.sensors()
+    poweredge_sim.set_faults(truncate_rate=1.0, truncate_to=length)
+
+    with pytest.raises(IdracProtocolError, match="unusable answer"):
+        client.read(["inlet_temperature"])
+
+    poweredge_sim.clear_faults()
+    assert client.read(["inlet_temperature"])["inlet_temperature"] is not None
+
+
+def test_runt_replies_during_the_handshake_are_a_protocol_error(
+    poweredge_sim, connect
+) -> None:
+    poweredge_sim.set_faults(truncate_rate=1.0, truncate_to=2)
+    client = connect(poweredge_sim, timeout=FAST_TIMEOUT, retries=0)
+
+    with pytest.raises(IdracProtocolError, match="cannot open a session"):
+        client.identity()
+
+    poweredge_sim.clear_faults()
+    assert client.identity().manufacturer_id == 674
+
+
 @pytest.mark.parametrize(
     ("username", "password"),
     [("root", "wrong"), ("nobody", "calvin")],

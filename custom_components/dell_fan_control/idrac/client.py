@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 import logging
+import struct
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Self
@@ -81,7 +82,15 @@ CC_ILLEGAL_SENSOR = 0xCD
 # Errors that mean the session or the link is gone: close it, reconnect next call.
 _CONNECTION_ERRORS = (OSError, RetryError, IpmiConnectionError)
 # Answers we could not decode: the session state is unknown, so it is dropped too.
-_GARBLED_ERRORS = (DecodingError, AuthenticationError, CompletionCodeError)
+# python-ipmi 0.6.1 lets struct.error, IndexError and ValueError out of its decoders
+# on runt or cut-short datagrams (RmcpMsg.unpack on fewer than 4 bytes, for one).
+_MALFORMED_REPLY_ERRORS = (struct.error, IndexError, ValueError)
+_GARBLED_ERRORS = (
+    DecodingError,
+    AuthenticationError,
+    CompletionCodeError,
+    *_MALFORMED_REPLY_ERRORS,
+)
 _AUTH_STATUS_CODES = frozenset(
     {
         constants.MSC_INVALID_ROLE,
@@ -497,6 +506,9 @@ def _handshake_error(err: BaseException, where: str) -> IdracError | None:
         )
     if isinstance(err, _CONNECTION_ERRORS):
         return IdracConnectionError(f"{where}: no answer ({err!r})")
-    if isinstance(err, (DecodingError, CompletionCodeError, NotSupportedError)):
-        return IdracProtocolError(f"{where}: cannot open a session ({err})")
+    if isinstance(
+        err,
+        (DecodingError, CompletionCodeError, NotSupportedError, *_MALFORMED_REPLY_ERRORS),
+    ):
+        return IdracProtocolError(f"{where}: cannot open a session ({err!r})")
     return None
