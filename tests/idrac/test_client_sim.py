@@ -416,7 +416,7 @@ def test_garbage_replies_are_a_protocol_error(poweredge_sim, connect) -> None:
 def test_truncated_replies_are_a_protocol_error(
     poweredge_sim, connect, length: int
 ) -> None:
-    """python-ipmi raises struct.error / IndexError on these; callers see our error."""
+    """python-ipmi raises struct.error on a runt; callers see our error either way."""
     client = connect(poweredge_sim, timeout=FAST_TIMEOUT, retries=0)
     client.sensors()
     poweredge_sim.set_faults(truncate_rate=1.0, truncate_to=length)

@@ -82,14 +82,14 @@ CC_ILLEGAL_SENSOR = 0xCD
 # Errors that mean the session or the link is gone: close it, reconnect next call.
 _CONNECTION_ERRORS = (OSError, RetryError, IpmiConnectionError)
 # Answers we could not decode: the session state is unknown, so it is dropped too.
-# python-ipmi 0.6.1 lets struct.error, IndexError and ValueError out of its decoders
-# on runt or cut-short datagrams (RmcpMsg.unpack on fewer than 4 bytes, for one).
-_MALFORMED_REPLY_ERRORS = (struct.error, IndexError, ValueError)
+# python-ipmi 0.6.1 lets struct.error out of RmcpMsg.unpack on a runt datagram (fewer
+# than 4 bytes). Other untyped errors stay untranslated, so a bug is not hidden; the
+# coordinator still counts them as failed polls.
 _GARBLED_ERRORS = (
     DecodingError,
     AuthenticationError,
     CompletionCodeError,
-    *_MALFORMED_REPLY_ERRORS,
+    struct.error,
 )
 _AUTH_STATUS_CODES = frozenset(
     {
@@ -507,8 +507,7 @@ def _handshake_error(err: BaseException, where: str) -> IdracError | None:
     if isinstance(err, _CONNECTION_ERRORS):
         return IdracConnectionError(f"{where}: no answer ({err!r})")
     if isinstance(
-        err,
-        (DecodingError, CompletionCodeError, NotSupportedError, *_MALFORMED_REPLY_ERRORS),
+        err, (DecodingError, CompletionCodeError, NotSupportedError, struct.error)
     ):
         return IdracProtocolError(f"{where}: cannot open a session ({err!r})")
     return None
