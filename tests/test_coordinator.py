@@ -11,6 +11,7 @@ from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 import pyipmi
 import pytest
@@ -220,14 +221,20 @@ async def test_not_permitted_mid_operation_goes_monitor_only(
 ) -> None:
     await coordinator.async_set_preset(PRESET_MANUAL, 30)
     poweredge_sim.override_completion_code(0x30, 0x30, 0xD4)  # e.g. a firmware update
+    sent = len(oem_requests(poweredge_sim))
     await poll(coordinator)
     assert coordinator.monitor_only
     assert issue_registry.async_get_issue(
         DOMAIN, f"fan_control_{coordinator.config_entry.entry_id}"
     )
+    # The refused re-assertion, then one try at Dell auto (refused too, here).
+    assert oem_requests(poweredge_sim)[sent:] == [MANUAL, AUTOMATIC]
     sent = len(poweredge_sim.oem_log)
     await poll(coordinator)
     assert len(poweredge_sim.oem_log) == sent  # nothing more is sent
+    with pytest.raises(HomeAssistantError):
+        await coordinator.async_set_pcie_cooling_response(False)
+    assert len(poweredge_sim.oem_log) == sent
 
 
 async def test_password_change_starts_reauth(

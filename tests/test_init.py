@@ -106,6 +106,48 @@ async def test_leave_as_is_on_unload_when_asked(
     assert poweredge_sim.open_sessions == []
 
 
+async def test_reload_hands_back_then_resumes_from_fresh_readings(
+    hass: HomeAssistant,
+    poweredge_sim: SimulatedIdrac,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Saving options reloads the entry: Dell auto in between, one session after."""
+    await init_integration.runtime_data.async_set_preset(PRESET_MANUAL, 40)
+    sent = len(oem_requests(poweredge_sim))
+
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+
+    # Unload hands back; setup probes with "automatic"; the restored preset resumes.
+    assert oem_requests(poweredge_sim)[sent:] == [
+        AUTOMATIC,
+        AUTOMATIC,
+        MANUAL,
+        bytes((0x02, 0xFF, 40)),
+    ]
+    assert len(poweredge_sim.open_sessions) == 1
+
+
+@pytest.mark.parametrize("entry_options", [{"hand_back_on_stop": False}])
+async def test_reload_into_monitor_only_hands_back_even_when_leaving_as_is(
+    hass: HomeAssistant,
+    poweredge_sim: SimulatedIdrac,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Monitor-only never sends a fan command, so nothing else would give them back."""
+    await init_integration.runtime_data.async_set_preset(PRESET_MANUAL, 30)
+    hass.config_entries.async_update_entry(
+        init_integration, options={**init_integration.options, "monitor_only": True}
+    )
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+
+    assert poweredge_sim.mode == "automatic"
+    sent = len(poweredge_sim.oem_log)
+    await init_integration.runtime_data.async_refresh()
+    assert len(poweredge_sim.oem_log) == sent  # monitor-only from here on
+
+
 async def test_setup_after_a_crash_hands_back_first(
     hass: HomeAssistant,
     poweredge_sim: SimulatedIdrac,

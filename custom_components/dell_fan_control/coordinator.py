@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 import time
@@ -501,6 +502,13 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
             )
             self.capability = FanControlCapability.NOT_PERMITTED
             self._update_capability_issue()
+            # The fans may still be in our manual mode: ask for Dell auto once. A firmware
+            # that refuses fan commands likely refuses this too (its update normally
+            # reset the fans to automatic already).
+            with contextlib.suppress(IdracError):
+                await self.hass.async_add_executor_job(
+                    self.client.set_fan_mode_automatic
+                )
         except IdracError as err:
             LOGGER.debug("%s: fan command failed: %s", self.config_entry.title, err)
 
@@ -556,6 +564,10 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
 
     async def async_set_pcie_cooling_response(self, enabled: bool) -> None:
         """Dell's extra cooling for third-party PCIe cards (Gen 13 and older)."""
+        if self.monitor_only:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="monitor_only"
+            )
         async with self._lock:
             try:
                 await self.hass.async_add_executor_job(
@@ -574,9 +586,18 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         async with self._lock:
             await self.hass.async_add_executor_job(self._hand_back_blocking)
 
+    def _must_hand_back(self) -> bool:
+        if self.monitor_only:
+            return False  # we never took the fans
+        if self.options.hand_back_on_stop:
+            return True
+        # "Leave as is", but the options just saved (this is the reload) make the next
+        # coordinator monitor-only: nothing would ever give the fans back.
+        return EntryOptions.from_mapping(self.config_entry.options).monitor_only
+
     def _hand_back_blocking(self) -> None:
         try:
-            if not self.monitor_only and self.options.hand_back_on_stop:
+            if self._must_hand_back():
                 self.client.set_fan_mode_automatic()
         except IdracError as err:
             LOGGER.warning(
