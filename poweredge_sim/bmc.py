@@ -64,6 +64,8 @@ CC_NOT_PRESENT = 0xCB
 CC_INVALID_DATA = 0xCC
 CC_INSUFFICIENT_PRIVILEGE = 0xD4
 CC_PARAMETER_NOT_SUPPORTED = 0x80
+# Read FRU Data answers at most this many bytes (0xCA beyond), like a small BMC buffer.
+FRU_READ_LIMIT = 32
 
 SESSIONLESS_COMMANDS = {
     (NETFN_APP, CMD_GET_CHANNEL_AUTH_CAPS),
@@ -136,6 +138,7 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
         transmitter: FaultyTransmitter,
         faults: Faults,
         system_name: str,
+        fru: bytes,
         max_sessions: int,
         session_timeout: float,
     ) -> None:
@@ -147,6 +150,7 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
         self.transmitter = transmitter
         self.faults = faults
         self.system_name = system_name
+        self.fru = fru
         self.max_sessions = max_sessions
         self.session_timeout = session_timeout
         self.guid = guid
@@ -167,6 +171,8 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
             (NETFN_APP, 0x59): self._system_info,
             (NETFN_SENSOR, 0x27): self._sensor_thresholds,
             (NETFN_SENSOR, 0x2D): self._sensor_reading,
+            (NETFN_STORAGE, 0x10): self._fru_inventory_area_info,
+            (NETFN_STORAGE, 0x11): self._read_fru_data,
             (NETFN_STORAGE, 0x20): self._sdr_repository_info,
             (NETFN_STORAGE, 0x22): self._reserve_sdr_repository,
             (NETFN_STORAGE, 0x23): self._get_sdr,
@@ -464,6 +470,26 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
         if isinstance(sensor, tuple):
             return sensor
         return CC_OK, threshold_bytes(sensor)
+
+    def _fru_inventory_area_info(self, data: bytes) -> Reply:
+        if len(data) != 1:
+            return CC_LENGTH_INVALID, b""
+        if data[0] != 0:
+            return CC_NOT_PRESENT, b""
+        return CC_OK, struct.pack("<HB", len(self.fru), 0x00)  # accessed by bytes
+
+    def _read_fru_data(self, data: bytes) -> Reply:
+        if len(data) != 4:
+            return CC_LENGTH_INVALID, b""
+        fru_id, offset, count = struct.unpack("<BHB", data)
+        if fru_id != 0:
+            return CC_NOT_PRESENT, b""
+        if offset >= len(self.fru):
+            return CC_OUT_OF_RANGE, b""
+        if count > FRU_READ_LIMIT:
+            return CC_CANNOT_RETURN_BYTES, b""
+        chunk = self.fru[offset : offset + count]
+        return CC_OK, bytes([len(chunk)]) + chunk
 
     def _sdr_repository_info(self, data: bytes) -> Reply:
         count = len(self.sdr.records)

@@ -20,6 +20,7 @@ import uuid
 
 from .bmc import Counters, IdracBmc, OemLogEntry, SessionInfo
 from .faults import Faults, FaultyTransmitter
+from .fru import FruIdentity, fru_image
 from .machine import Machine, SimClock
 from .models import MODELS, SensorSpec
 from .service import Service
@@ -53,6 +54,7 @@ class SimulatedIdrac(Service):
         ambient: float = 24.0,
         load: float = 0.2,
         system_name: str | None = None,
+        service_tag: str | None = None,
         max_sessions: int = 5,
         session_timeout: float = 60.0,
         revert_manual_after: float | None = None,
@@ -88,6 +90,16 @@ class SimulatedIdrac(Service):
         self._bmc: IdracBmc | None = None
         # IPMI sends the GUID least significant byte first (spec section 20.8).
         self._guid = uuid.uuid4().bytes[::-1]
+        # Dell Service Tags: 7 characters of digits and capitals (no vowels in practice).
+        tag = service_tag or "".join(
+            self._rng.choice("0123456789BCDFGHJKLMNPQRSTVWXYZ") for _ in range(7)
+        )
+        self.fru = FruIdentity(
+            product=self.model.product,
+            service_tag=tag,
+            board_serial=f"CN747{tag}0123",
+            board_part="0WCJNTA05",
+        )
 
     # ---- lifecycle -----------------------------------------------------------
     def start(self) -> Self:
@@ -107,6 +119,7 @@ class SimulatedIdrac(Service):
             transmitter=FaultyTransmitter(sock, self._faults, self._rng),
             faults=self._faults,
             system_name=self._system_name,
+            fru=fru_image(self.fru),
             max_sessions=self._max_sessions,
             session_timeout=self._session_timeout,
         )

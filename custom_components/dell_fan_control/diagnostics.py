@@ -20,6 +20,7 @@ TO_REDACT = {
     "system_name",
     "title",
     "hostname",
+    "service_tag",
 }
 
 

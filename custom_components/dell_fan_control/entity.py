@@ -23,8 +23,9 @@ class DellFanEntity(CoordinatorEntity[DellFanCoordinator]):
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, identity.guid)},
             manufacturer="Dell",
-            model="PowerEdge",
+            model=identity.product_name or "PowerEdge",
             model_id=f"0x{identity.product_id:04x}",
+            serial_number=identity.service_tag,
             name=entry.title,
             sw_version=identity.firmware,
             configuration_url=f"https://{entry.data[CONF_HOST]}",

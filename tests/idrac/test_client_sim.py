@@ -110,6 +110,10 @@ def test_identity_sensors_and_readings(
     assert identity.product_id == sim.model.firmware.product_id
     assert identity.system_name == f"{model}-sim"
     assert len(identity.guid) == 36
+    assert (
+        identity.product_name == sim.model.product
+    )  # e.g. "PowerEdge R730", from FRU 0
+    assert identity.service_tag == sim.fru.service_tag
 
     by_number = {sensor.number: sensor for sensor in sensors}
     assert len(sensors) == len(sim.model.sensors) == len({s.key for s in sensors})
@@ -391,6 +395,21 @@ def test_closed_port_is_a_connection_error(socket_enabled) -> None:
     )
     with IdracClient(settings) as client, pytest.raises(IdracConnectionError):
         client.connect()
+
+
+@pytest.mark.parametrize("code", [0xC1, 0xCB], ids=["no-fru-command", "no-fru-0"])
+def test_missing_fru_data_costs_only_the_model_name(
+    poweredge_sim, connect, code: int
+) -> None:
+    poweredge_sim.override_completion_code(0x0A, 0x11, code)  # Read FRU Data
+    client = connect(poweredge_sim)
+
+    identity = client.identity()
+
+    assert identity.is_dell
+    assert identity.system_name == "r730-sim"
+    assert (identity.product_name, identity.service_tag) == (None, None)
+    assert client.session_generation == 1  # a refusal, not a broken session
 
 
 def test_slow_replies_within_the_timeout_are_fine(poweredge_sim, connect) -> None:

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from poweredge_sim import SimulatedIdrac
+from tests.plugins.sim import SimFactory
 
 from .clients import ipmitool, rpm_values, sdr_list
 
@@ -91,6 +92,28 @@ def test_mc_info_reports_dell_and_firmware(
     assert result.returncode == 0, result.stderr
     assert re.search(r"Manufacturer ID\s+: 674\n", result.stdout)
     assert re.search(r"Firmware Revision\s+: 2.86\n", result.stdout)
+
+
+@pytest.mark.parametrize("model", ["r730", "r710"])
+def test_fru_print_shows_the_model_and_service_tag(
+    poweredge_sim_factory: SimFactory, model: str
+) -> None:
+    sim = poweredge_sim_factory(model, service_tag="7XK9R42")
+
+    result = ipmitool(sim, "fru", "print", "0")
+
+    assert result.returncode == 0, result.stderr
+    assert re.search(rf"Product Name\s+: {sim.model.product}\n", result.stdout)
+    assert re.search(r"Board Product\s+: PowerEdge R7[31]0\n", result.stdout)
+    assert re.search(r"Product Serial\s+: 7XK9R42\n", result.stdout)
+    assert re.search(r"Board Mfg\s+: DELL\n", result.stdout)
+    assert "checksum" not in result.stdout + result.stderr.lower()
+
+
+def test_only_fru_0_exists(poweredge_sim: SimulatedIdrac) -> None:
+    result = ipmitool(poweredge_sim, "fru", "print", "1")
+
+    assert "Device not present" in result.stdout + result.stderr
 
 
 def test_mc_guid_matches_and_uses_ipmi_encoding(poweredge_sim: SimulatedIdrac) -> None:

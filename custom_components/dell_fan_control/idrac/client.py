@@ -24,6 +24,7 @@ import pyipmi
 from pyipmi.errors import (
     AuthenticationError,
     CompletionCodeError,
+    DataNotFound,
     DecodingError,
     IpmiConnectionError,
     IpmiLongPasswordError,
@@ -201,7 +202,7 @@ class IdracClient:
                 _close_socket(interface)
 
     def identity(self) -> DeviceIdentity:
-        """Get Device ID, Get System GUID and the "System Name" system info parameter."""
+        """Get Device ID, Get System GUID, the "System Name" parameter and FRU 0's product area."""
 
         def operation(link: _Link) -> DeviceIdentity:
             device = checked(link.send(NETFN_APP, GET_DEVICE_ID), "Get Device ID", 11)
@@ -213,6 +214,7 @@ class IdracClient:
                 # SMBIOS byte order, as dmidecode and the iDRAC web UI show it.
                 guid=str(uuid.UUID(bytes_le=guid[:16])),
                 system_name=_system_name(link),
+                **_fru_product(link, self._where),
             )
 
         return self._transact(operation)
@@ -483,6 +485,23 @@ def _system_name(link: _Link) -> str | None:
         set_selector += 1
     name = bytes(text[:length]).decode(encoding, errors="replace").strip("\x00 \t\r\n")
     return name or None
+
+
+def _fru_product(link: _Link, where: str) -> dict[str, str | None]:
+    """Product name and serial (the Service Tag) from FRU 0: nice to have, never required.
+
+    A BMC without FRU data, or with a malformed one, only costs the model name; a lost
+    link still fails the call.
+    """
+    try:
+        area = link.ipmi.get_fru_product_area(fru_id=0)
+    except (CompletionCodeError, DecodingError, DataNotFound, struct.error) as err:
+        _LOGGER.debug("No FRU product data from %s: %r", where, err)
+        return {"product_name": None, "service_tag": None}
+    return {
+        "product_name": str(area.name).strip() or None,
+        "service_tag": str(area.serial_number).strip() or None,
+    }
 
 
 def _close_socket(interface: DellRmcpPlus) -> None:

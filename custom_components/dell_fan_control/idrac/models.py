@@ -55,6 +55,10 @@ class DeviceIdentity:
     firmware: str
     guid: str
     system_name: str | None
+    product_name: str | None = None
+    """FRU 0 product name, e.g. "PowerEdge R730"; None when the BMC has no FRU data."""
+    service_tag: str | None = None
+    """FRU 0 product serial number: the Service Tag on Dell servers."""
 
     @property
     def is_dell(self) -> bool:
