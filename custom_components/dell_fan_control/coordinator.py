@@ -289,24 +289,20 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                 raise ConfigEntryAuthFailed(
                     translation_domain=DOMAIN, translation_key="invalid_auth"
                 ) from err
-            except IdracError as err:
-                await self._async_apply(None)
-                self._mirror_status(error=str(err))
-                raise UpdateFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="cannot_connect",
-                    translation_placeholders={"error": str(err)},
-                ) from err
             except Exception as err:
-                # Not ours to classify, but still a failed poll: it must count toward
-                # the hand-back, or a bug would leave the fans in manual for good.
-                LOGGER.exception("%s: poll failed", self.config_entry.title)
+                # Any failure, ours to classify or not, is a failed poll: it must count
+                # toward the hand-back, or a bug would leave the fans in manual for good.
+                if isinstance(err, IdracError):
+                    key, error = "cannot_connect", str(err)
+                else:
+                    LOGGER.exception("%s: poll failed", self.config_entry.title)
+                    key, error = "poll_failed", repr(err)
                 await self._async_apply(None)
-                self._mirror_status(error=repr(err))
+                self._mirror_status(error=error)
                 raise UpdateFailed(
                     translation_domain=DOMAIN,
-                    translation_key="poll_failed",
-                    translation_placeholders={"error": repr(err)},
+                    translation_key=key,
+                    translation_placeholders={"error": error},
                 ) from err
             self._check_fan_response(readings)
             sources = self._control_readings(readings)
