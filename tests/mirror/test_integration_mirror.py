@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -130,3 +131,30 @@ async def test_mirror_follows_polls_and_survives_broker_outage(
     await subscriber.wait_for(STATUS, lambda m: m.json()["state"] == "offline")
     assert poweredge_sim.mode == "automatic"
     subscriber.stop()
+
+
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+async def test_home_assistant_stop_hands_back_and_says_offline(
+    hass: HomeAssistant,
+    poweredge_sim: SimulatedIdrac,
+    mosquitto_factory,
+    mqtt_entry_factory: MqttEntryFactory,
+) -> None:
+    broker = mosquitto_factory(MosquittoLevel.ANONYMOUS)
+    await mqtt_entry_factory(broker)
+    subscriber = broker.subscribe("servers/#")
+    entry = _mirrored_entry(poweredge_sim)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await entry.runtime_data.async_set_preset(PRESET_MANUAL, 30)
+    await subscriber.wait_for(STATUS, lambda m: m.json()["mode"] == "manual")
+
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+
+    assert poweredge_sim.mode == "automatic"
+    await subscriber.wait_for(STATUS, lambda m: m.json()["state"] == "offline")
+    subscriber.stop()
+    late = broker.subscribe(STATUS)  # retained: what a dashboard starting now sees
+    assert (await late.wait_for(STATUS)).json()["state"] == "offline"
+    late.stop()
