@@ -138,7 +138,7 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
         transmitter: FaultyTransmitter,
         faults: Faults,
         system_name: str,
-        fru: bytes,
+        fru_image: bytes,
         max_sessions: int,
         session_timeout: float,
     ) -> None:
@@ -150,7 +150,7 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
         self.transmitter = transmitter
         self.faults = faults
         self.system_name = system_name
-        self.fru = fru
+        self.fru_image = fru_image
         self.max_sessions = max_sessions
         self.session_timeout = session_timeout
         self.guid = guid
@@ -476,7 +476,7 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
             return CC_LENGTH_INVALID, b""
         if data[0] != 0:
             return CC_NOT_PRESENT, b""
-        return CC_OK, struct.pack("<HB", len(self.fru), 0x00)  # accessed by bytes
+        return CC_OK, struct.pack("<HB", len(self.fru_image), 0x00)  # accessed by bytes
 
     def _read_fru_data(self, data: bytes) -> Reply:
         if len(data) != 4:
@@ -484,11 +484,11 @@ class IdracBmc(Bmc):  # type: ignore[misc]  # pyghmi is untyped
         fru_id, offset, count = struct.unpack("<BHB", data)
         if fru_id != 0:
             return CC_NOT_PRESENT, b""
-        if offset >= len(self.fru):
+        if offset >= len(self.fru_image):
             return CC_OUT_OF_RANGE, b""
         if count > FRU_READ_LIMIT:
             return CC_CANNOT_RETURN_BYTES, b""
-        chunk = self.fru[offset : offset + count]
+        chunk = self.fru_image[offset : offset + count]
         return CC_OK, bytes([len(chunk)]) + chunk
 
     def _sdr_repository_info(self, data: bytes) -> Reply:

@@ -91,8 +91,10 @@ class SimulatedIdrac(Service):
         # IPMI sends the GUID least significant byte first (spec section 20.8).
         self._guid = uuid.uuid4().bytes[::-1]
         # Dell Service Tags: 7 characters of digits and capitals (no vowels in practice).
+        # Taken from the GUID, not self._rng, so that seeded fault dice stay as they were.
+        alphabet = "0123456789BCDFGHJKLMNPQRSTVWXYZ"
         tag = service_tag or "".join(
-            self._rng.choice("0123456789BCDFGHJKLMNPQRSTVWXYZ") for _ in range(7)
+            alphabet[b % len(alphabet)] for b in self._guid[:7]
         )
         self.fru = FruIdentity(
             product=self.model.product,
@@ -119,7 +121,7 @@ class SimulatedIdrac(Service):
             transmitter=FaultyTransmitter(sock, self._faults, self._rng),
             faults=self._faults,
             system_name=self._system_name,
-            fru=fru_image(self.fru),
+            fru_image=fru_image(self.fru),
             max_sessions=self._max_sessions,
             session_timeout=self._session_timeout,
         )

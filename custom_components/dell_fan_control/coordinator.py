@@ -502,9 +502,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
             # that refuses fan commands likely refuses this too (its update normally
             # reset the fans to automatic already).
             with contextlib.suppress(IdracError):
-                await self.hass.async_add_executor_job(
-                    self.client.set_fan_mode_automatic
-                )
+                await self.hass.async_add_executor_job(self._ensure_automatic)
         except IdracError as err:
             LOGGER.debug("%s: fan command failed: %s", self.config_entry.title, err)
 

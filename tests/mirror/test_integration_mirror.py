@@ -14,7 +14,7 @@ from custom_components.dell_fan_control.const import DOMAIN, PRESET_MANUAL
 from custom_components.dell_fan_control.coordinator import DellFanCoordinator
 from poweredge_sim import SimulatedIdrac
 from tests.conftest import sim_entry_data, sim_unique_id
-from tests.plugins.mosquitto import MosquittoLevel
+from tests.plugins.mosquitto import MosquittoBroker, MosquittoLevel, MqttSubscriber
 from tests.test_init import MANUAL, oem_requests
 
 from .common import MqttEntryFactory
@@ -33,6 +33,23 @@ def _mirrored_entry(sim: SimulatedIdrac, **options: object) -> MockConfigEntry:
     )
 
 
+async def _set_up_mirrored(
+    hass: HomeAssistant,
+    sim: SimulatedIdrac,
+    broker: MosquittoBroker,
+    mqtt_entry_factory: MqttEntryFactory,
+    **options: object,
+) -> tuple[MqttSubscriber, MockConfigEntry]:
+    """HA's MQTT entry for the broker, a subscriber on servers/#, our entry set up."""
+    await mqtt_entry_factory(broker)
+    subscriber = broker.subscribe("servers/#")
+    entry = _mirrored_entry(sim, **options)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return subscriber, entry
+
+
 @pytest.mark.parametrize("level", list(MosquittoLevel))
 async def test_integration_publishes_at_every_security_level(
     hass: HomeAssistant,
@@ -43,12 +60,9 @@ async def test_integration_publishes_at_every_security_level(
 ) -> None:
     """HA's MQTT entry carries the broker's credentials and certificates; we just publish."""
     broker = mosquitto_factory(level)
-    await mqtt_entry_factory(broker)
-    subscriber = broker.subscribe("servers/#")
-    entry = _mirrored_entry(poweredge_sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    subscriber, entry = await _set_up_mirrored(
+        hass, poweredge_sim, broker, mqtt_entry_factory
+    )
 
     metrics = (await subscriber.wait_for(METRICS)).json()
     assert metrics["schema"] == 1
@@ -70,17 +84,15 @@ async def test_mirror_follows_polls_and_survives_broker_outage(
     mqtt_entry_factory: MqttEntryFactory,
 ) -> None:
     broker = mosquitto_factory(MosquittoLevel.ANONYMOUS)
-    await mqtt_entry_factory(broker)
-    subscriber = broker.subscribe("servers/#")
-    entry = _mirrored_entry(
+    subscriber, entry = await _set_up_mirrored(
+        hass,
         poweredge_sim,
+        broker,
+        mqtt_entry_factory,
         breaker_threshold=1,
         breaker_min_retry_seconds=0.1,
         breaker_max_retry_seconds=0.2,
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
     coordinator: DellFanCoordinator = entry.runtime_data
     assert coordinator.mirror is not None
     await coordinator.async_set_preset(PRESET_MANUAL, 30)
@@ -141,11 +153,9 @@ async def test_home_assistant_stop_hands_back_and_says_offline(
     mqtt_entry_factory: MqttEntryFactory,
 ) -> None:
     broker = mosquitto_factory(MosquittoLevel.ANONYMOUS)
-    await mqtt_entry_factory(broker)
-    subscriber = broker.subscribe("servers/#")
-    entry = _mirrored_entry(poweredge_sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
+    subscriber, entry = await _set_up_mirrored(
+        hass, poweredge_sim, broker, mqtt_entry_factory
+    )
     await entry.runtime_data.async_set_preset(PRESET_MANUAL, 30)
     await subscriber.wait_for(STATUS, lambda m: m.json()["mode"] == "manual")
 
