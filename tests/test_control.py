@@ -13,7 +13,6 @@ import pytest
 
 from custom_components.dell_fan_control.control import (
     CURVE_MAX_TEMPERATURE,
-    DEFAULT_CURVE,
     Action,
     ControlSettings,
     CurvePoint,
@@ -30,12 +29,27 @@ if TYPE_CHECKING:
 
 PROPERTIES = hypothesis_settings(max_examples=200, deadline=None, database=None)
 
-# Defaults, but easier arithmetic where a test is about one rule only: a minimum step
-# of 1 % writes every change (the law before the step existed).
-NO_DWELL = ControlSettings(dwell_seconds=0, min_step_percent=1)
-NO_DWELL_NO_HYSTERESIS = ControlSettings(
-    dwell_seconds=0, hysteresis=0, min_step_percent=1
-)
+# The rule tests use one fixed set of settings with easy arithmetic (the first defaults,
+# before the 2026-12 retune: a 20 % idle and 5 % steps), so they test the rules, not
+# the shipped numbers; test_defaults_are_the_documented_r730_values pins those.
+RULE_CURVE = FanCurve.parse("40:20, 60:35, 75:60, 85:100")
+
+
+def law(**changes: object) -> ControlSettings:
+    """The rule tests' settings with ``changes``."""
+    base: dict[str, object] = {
+        "curve": RULE_CURVE,
+        "floor_percent": 15,
+        "slew_percent_per_minute": 10.0,
+        "min_step_percent": 5,
+    }
+    return ControlSettings(**(base | changes))  # type: ignore[arg-type]
+
+
+# Easier arithmetic where a test is about one rule only: a minimum step of 1 % writes
+# every change (the law before the step existed).
+NO_DWELL = law(dwell_seconds=0, min_step_percent=1)
+NO_DWELL_NO_HYSTERESIS = law(dwell_seconds=0, hysteresis=0, min_step_percent=1)
 
 
 def cpu(temperature: float | None) -> dict[str, float | None]:
@@ -72,14 +86,14 @@ def test_reason_and_action_values_are_stable() -> None:
 
 def test_defaults_are_the_documented_r730_values() -> None:
     defaults = ControlSettings()
-    assert str(defaults.curve) == "40:20, 60:35, 75:60, 85:100"
+    assert str(defaults.curve) == "50:5, 65:15, 85:100"
     assert defaults.fixed_percent is None
-    assert defaults.floor_percent == 15
+    assert defaults.floor_percent == 5
     assert defaults.critical_temperature == 85
     assert defaults.hysteresis == 3
     assert defaults.dwell_seconds == 30
-    assert defaults.slew_percent_per_minute == 10
-    assert defaults.min_step_percent == 5
+    assert defaults.slew_percent_per_minute == 30
+    assert defaults.min_step_percent == 10
     assert defaults.failures_to_auto == 3
 
 
@@ -100,7 +114,7 @@ def test_defaults_are_the_documented_r730_values() -> None:
     ],
 )
 def test_curve_interpolates_rounding_up(temperature: float, percent: int) -> None:
-    assert DEFAULT_CURVE.percent_at(temperature) == percent
+    assert RULE_CURVE.percent_at(temperature) == percent
 
 
 @pytest.mark.parametrize(
@@ -201,11 +215,11 @@ def test_bad_settings_name_the_field(changes: dict[str, float], field: str) -> N
 @pytest.mark.parametrize(
     ("settings", "temperature", "percent"),
     [
-        (ControlSettings(), 60, 35),
-        (ControlSettings(), 20, 20),
-        (ControlSettings(floor_percent=25), 20, 25),
-        (ControlSettings(fixed_percent=40), 80, 40),
-        (ControlSettings(fixed_percent=5), 80, 15),
+        (law(), 60, 35),
+        (law(), 20, 20),
+        (law(floor_percent=25), 20, 25),
+        (law(fixed_percent=40), 80, 40),
+        (law(fixed_percent=5), 80, 15),
     ],
 )
 def test_target_percent_is_curve_or_fixed_raised_to_the_floor(
@@ -234,7 +248,7 @@ def test_control_temperature_is_the_hottest_known_source(
 
 
 def test_no_command_until_the_first_good_read() -> None:
-    controller = FanController(ControlSettings())
+    controller = FanController(law())
     first, second = run(controller, [(0, None), (10, None)])
     for decision in (first, second):
         assert decision == Decision(
@@ -242,12 +256,15 @@ def test_no_command_until_the_first_good_read() -> None:
         )
     third = controller.decide(20, cpu(60))
     assert third == Decision(
-        action=Action.MANUAL, reason=Reason.CURVE, percent=35, control_temperature=60
+        action=Action.MANUAL,
+        reason=Reason.CURVE,
+        percent=35,
+        control_temperature=60,
     )
 
 
 def test_failed_polls_hand_back_at_the_configured_count() -> None:
-    controller = FanController(ControlSettings(failures_to_auto=3))
+    controller = FanController(law(failures_to_auto=3))
     decisions = run(
         controller, [(0, cpu(60)), (10, None), (20, None), (30, None), (40, None)]
     )
@@ -265,7 +282,7 @@ def test_failed_polls_hand_back_at_the_configured_count() -> None:
 
 
 def test_a_good_read_resets_the_failure_count() -> None:
-    controller = FanController(ControlSettings(failures_to_auto=3))
+    controller = FanController(law(failures_to_auto=3))
     polls: list[tuple[float, Mapping[str, float | None] | None]] = [
         (0, cpu(60)),
         (10, None),
@@ -278,7 +295,7 @@ def test_a_good_read_resets_the_failure_count() -> None:
 
 
 def test_one_failed_poll_keeps_dell_auto_in_force() -> None:
-    controller = FanController(ControlSettings())
+    controller = FanController(law())
     run(controller, [(0, cpu(None))])
     assert controller.decide(10, None) == Decision(
         action=Action.DELL_AUTO, reason=Reason.POLL_FAILED
@@ -286,7 +303,7 @@ def test_one_failed_poll_keeps_dell_auto_in_force() -> None:
 
 
 def test_failures_to_auto_of_one_hands_back_on_the_first_failure() -> None:
-    controller = FanController(ControlSettings(failures_to_auto=1))
+    controller = FanController(law(failures_to_auto=1))
     assert controller.decide(0, None).action is Action.DELL_AUTO
 
 
@@ -295,7 +312,7 @@ def test_failures_to_auto_of_one_hands_back_on_the_first_failure() -> None:
 
 @pytest.mark.parametrize("bad", [None, math.nan, math.inf, -math.inf])
 def test_unknown_reading_is_hot(bad: float | None) -> None:
-    controller = FanController(ControlSettings())
+    controller = FanController(law())
     controller.decide(0, cpu(50))
     decision = controller.decide(10, {"gpu": None, "cpu1": 50.0, "cpu2": bad})
     assert decision == Decision(
@@ -306,17 +323,20 @@ def test_unknown_reading_is_hot(bad: float | None) -> None:
 
 
 def test_no_sources_is_hot() -> None:
-    decision = FanController(ControlSettings()).decide(0, {})
+    decision = FanController(law()).decide(0, {})
     assert decision == Decision(action=Action.DELL_AUTO, reason=Reason.NO_SOURCES)
 
 
 def test_after_an_unknown_reading_control_resumes_fresh() -> None:
     """Even a much lower % applies at once: the fans were under Dell's control."""
-    controller = FanController(ControlSettings())
+    controller = FanController(law())
     decisions = run(controller, [(0, cpu(80)), (10, cpu(None)), (20, cpu(40))])
     assert decisions[0].percent == 80
     assert decisions[2] == Decision(
-        action=Action.MANUAL, reason=Reason.CURVE, percent=20, control_temperature=40
+        action=Action.MANUAL,
+        reason=Reason.CURVE,
+        percent=20,
+        control_temperature=40,
     )
 
 
@@ -326,7 +346,7 @@ def test_after_an_unknown_reading_control_resumes_fresh() -> None:
 def test_critical_hands_back_and_latches_until_below_critical_minus_hysteresis() -> (
     None
 ):
-    controller = FanController(ControlSettings(critical_temperature=85, hysteresis=3))
+    controller = FanController(law(critical_temperature=85, hysteresis=3))
     temperatures = [84.9, 85, 84, 82.1, 82, 81.9]
     decisions = [controller.decide(10 * i, cpu(t)) for i, t in enumerate(temperatures)]
     assert [d.action for d in decisions] == [
@@ -339,11 +359,11 @@ def test_critical_hands_back_and_latches_until_below_critical_minus_hysteresis()
     ]
     assert decisions[1].reason is Reason.CRITICAL_TEMPERATURE
     assert decisions[1].control_temperature == 85
-    assert decisions[5].percent == ControlSettings().target_percent(81.9)
+    assert decisions[5].percent == law().target_percent(81.9)
 
 
 def test_critical_applies_in_fixed_mode() -> None:
-    controller = FanController(ControlSettings(fixed_percent=30))
+    controller = FanController(law(fixed_percent=30))
     assert controller.decide(0, cpu(90)).action is Action.DELL_AUTO
 
 
@@ -351,15 +371,18 @@ def test_critical_applies_in_fixed_mode() -> None:
 
 
 def test_unchanged_when_the_percentage_is_already_in_force() -> None:
-    controller = FanController(ControlSettings())
+    controller = FanController(law())
     run(controller, [(0, cpu(60))])
     assert controller.decide(10, cpu(60)) == Decision(
-        action=Action.UNCHANGED, reason=Reason.CURVE, percent=35, control_temperature=60
+        action=Action.UNCHANGED,
+        reason=Reason.CURVE,
+        percent=35,
+        control_temperature=60,
     )
 
 
 def test_increase_applies_at_once_even_during_dwell_and_descent() -> None:
-    controller = FanController(ControlSettings())
+    controller = FanController(law())
     decisions = run(
         controller,
         [(0, cpu(75)), (1, cpu(40)), (200, cpu(40)), (201, cpu(80))],
@@ -371,9 +394,12 @@ def test_increase_applies_at_once_even_during_dwell_and_descent() -> None:
 
 
 def test_floor_raises_the_curve() -> None:
-    controller = FanController(ControlSettings(floor_percent=25))
+    controller = FanController(law(floor_percent=25))
     assert controller.decide(0, cpu(30)) == Decision(
-        action=Action.MANUAL, reason=Reason.FLOOR, percent=25, control_temperature=30
+        action=Action.MANUAL,
+        reason=Reason.FLOOR,
+        percent=25,
+        control_temperature=30,
     )
 
 
@@ -397,9 +423,7 @@ def test_drop_smaller_than_hysteresis_holds_then_larger_drop_steps_down() -> Non
 
 
 def test_dwell_delays_the_first_step_down() -> None:
-    controller = FanController(
-        ControlSettings(hysteresis=0, dwell_seconds=30, min_step_percent=1)
-    )
+    controller = FanController(law(hysteresis=0, dwell_seconds=30, min_step_percent=1))
     decisions = run(
         controller, [(t, cpu(75 if t == 0 else 40)) for t in range(0, 50, 10)]
     )
@@ -450,7 +474,7 @@ def test_clock_going_backwards_never_raises_or_drops() -> None:
 
 def test_small_rise_waits_only_within_half_the_hysteresis() -> None:
     """Defaults: step 5 %, hysteresis 3 °C; 35 % is the curve's point at 60 °C."""
-    controller = FanController(ControlSettings())
+    controller = FanController(law())
     decisions = run(controller, [(0, cpu(60)), (15, cpu(61)), (30, cpu(62))])
     assert [(d.action, d.reason, d.percent) for d in decisions] == [
         (Action.MANUAL, Reason.CURVE, 35),
@@ -463,16 +487,19 @@ def test_small_rise_waits_only_within_half_the_hysteresis() -> None:
 
 def test_rise_of_a_step_or_more_is_written_at_once() -> None:
     curve = FanCurve.parse("50:20, 60:20, 60:25, 80:60")
-    controller = FanController(ControlSettings(curve=curve))
+    controller = FanController(law(curve=curve))
     run(controller, [(0, cpu(59))])
     # Within half the hysteresis of the 20 % point (60 °C), but a whole step short.
     assert controller.decide(15, cpu(60)) == Decision(
-        action=Action.MANUAL, reason=Reason.CURVE, percent=25, control_temperature=60
+        action=Action.MANUAL,
+        reason=Reason.CURVE,
+        percent=25,
+        control_temperature=60,
     )
 
 
 def test_rise_to_the_highest_percent_is_written_at_once() -> None:
-    settings = ControlSettings(
+    settings = law(
         curve=FanCurve.parse("40:20, 80:96, 81:100"), critical_temperature=120
     )
     controller = FanController(settings)
@@ -492,9 +519,7 @@ def test_rise_near_critical_is_written_at_once(
     critical: float, action: Action, percent: int
 ) -> None:
     curve = FanCurve.parse("40:20, 120:40")  # 31 % at 84 °C, 32 % above it
-    controller = FanController(
-        ControlSettings(curve=curve, critical_temperature=critical)
-    )
+    controller = FanController(law(curve=curve, critical_temperature=critical))
     decisions = run(controller, [(0, cpu(84)), (15, cpu(84.5))])
     assert [(d.action, d.percent) for d in decisions] == [
         (Action.MANUAL, 31),
@@ -503,7 +528,7 @@ def test_rise_near_critical_is_written_at_once(
 
 
 def test_no_rise_waits_without_hysteresis() -> None:
-    controller = FanController(ControlSettings(hysteresis=0))
+    controller = FanController(law(hysteresis=0))
     decisions = run(controller, [(0, cpu(60)), (15, cpu(61))])
     assert [(d.action, d.percent) for d in decisions] == [
         (Action.MANUAL, 35),
@@ -514,7 +539,7 @@ def test_no_rise_waits_without_hysteresis() -> None:
 @pytest.mark.parametrize("poll_seconds", [1, 5, 10, 15, 20, 30, 45])
 def test_steps_down_in_chunks_at_the_average_slew_rate(poll_seconds: int) -> None:
     """10 %/min in steps of at least 5 %: never ahead of the ramp, never a step behind."""
-    controller = FanController(ControlSettings(dwell_seconds=0, hysteresis=0))
+    controller = FanController(law(dwell_seconds=0, hysteresis=0))
     controller.decide(0, cpu(75))  # 60 %
     written = [60]
     for now in range(poll_seconds, 300, poll_seconds):
@@ -533,7 +558,7 @@ def test_steps_down_in_chunks_at_the_average_slew_rate(poll_seconds: int) -> Non
 
 def test_descent_holds_less_than_a_step_above_the_band() -> None:
     # Step 5 %, hysteresis 3 °C.
-    controller = FanController(ControlSettings(dwell_seconds=0))
+    controller = FanController(law(dwell_seconds=0))
     decisions = run(
         controller,
         [
@@ -557,7 +582,7 @@ def test_descent_holds_less_than_a_step_above_the_band() -> None:
 
 def test_holding_less_than_a_step_above_the_band_banks_no_slew_budget() -> None:
     """Ten minutes held 1 % above the band, then a big drop: steps of 5 % at the slew rate."""
-    controller = FanController(ControlSettings(dwell_seconds=0))
+    controller = FanController(law(dwell_seconds=0))
     run(controller, [(t, cpu(60 if t == 0 else 55)) for t in range(0, 601, 10)])
     decisions = run(controller, [(t, cpu(40)) for t in range(610, 671, 10)])
     # 5 % per 30 s from the last poll that the band held.
@@ -565,7 +590,7 @@ def test_holding_less_than_a_step_above_the_band_banks_no_slew_budget() -> None:
 
 
 def test_last_step_down_to_the_lowest_percent_may_be_smaller() -> None:
-    controller = FanController(ControlSettings(dwell_seconds=0))
+    controller = FanController(law(dwell_seconds=0))
     controller.decide(0, cpu(62))  # 39 %
     written = [
         (now, decision.percent)
@@ -580,35 +605,38 @@ def test_last_step_down_to_the_lowest_percent_may_be_smaller() -> None:
 
 
 def test_fixed_percent_ignores_the_curve_but_not_the_floor() -> None:
-    controller = FanController(ControlSettings(fixed_percent=40))
+    controller = FanController(law(fixed_percent=40))
     assert controller.decide(0, cpu(80)) == Decision(
         action=Action.MANUAL,
         reason=Reason.FIXED_PERCENT,
         percent=40,
         control_temperature=80,
     )
-    below_floor = FanController(ControlSettings(fixed_percent=10, floor_percent=15))
+    below_floor = FanController(law(fixed_percent=10, floor_percent=15))
     assert below_floor.decide(0, cpu(30)) == Decision(
-        action=Action.MANUAL, reason=Reason.FLOOR, percent=15, control_temperature=30
+        action=Action.MANUAL,
+        reason=Reason.FLOOR,
+        percent=15,
+        control_temperature=30,
     )
 
 
 def test_changing_the_fixed_percent_rises_at_once_and_falls_through_dwell() -> None:
-    controller = FanController(ControlSettings(fixed_percent=30))
+    controller = FanController(law(fixed_percent=30))
     controller.decide(0, cpu(50))
-    controller.settings = ControlSettings(fixed_percent=32)
+    controller.settings = law(fixed_percent=32)
     # Less than a step, but the fixed % is the target at every temperature: at once.
     assert controller.decide(5, cpu(50)).percent == 32
-    controller.settings = ControlSettings(fixed_percent=70)
+    controller.settings = law(fixed_percent=70)
     assert controller.decide(10, cpu(50)).percent == 70
-    controller.settings = ControlSettings(fixed_percent=20)
+    controller.settings = law(fixed_percent=20)
     assert controller.decide(20, cpu(50)).reason is Reason.DWELL
     assert controller.decide(46, cpu(50)).percent == 70  # 1 % of budget: not a step
     assert controller.decide(70, cpu(50)).percent == 65  # 30 s after the dwell: 5 %
 
 
 def test_unknown_reading_hands_back_in_fixed_mode() -> None:
-    controller = FanController(ControlSettings(fixed_percent=40))
+    controller = FanController(law(fixed_percent=40))
     assert controller.decide(0, cpu(None)).action is Action.DELL_AUTO
 
 
@@ -616,7 +644,7 @@ def test_unknown_reading_hands_back_in_fixed_mode() -> None:
 
 
 def test_first_command_after_reconnect_is_fresh() -> None:
-    controller = FanController(ControlSettings())
+    controller = FanController(law())
     controller.decide(0, cpu(75))
     controller.on_reconnect()
     same = controller.decide(10, cpu(75))
@@ -627,7 +655,7 @@ def test_first_command_after_reconnect_is_fresh() -> None:
 
 
 def test_failed_poll_after_reconnect_claims_nothing_is_in_force() -> None:
-    controller = FanController(ControlSettings())
+    controller = FanController(law())
     controller.decide(0, cpu(75))
     controller.on_reconnect()
     assert controller.decide(10, None) == Decision(
@@ -636,7 +664,7 @@ def test_failed_poll_after_reconnect_claims_nothing_is_in_force() -> None:
 
 
 def test_reconnect_keeps_the_critical_latch_and_failure_count() -> None:
-    controller = FanController(ControlSettings(failures_to_auto=2))
+    controller = FanController(law(failures_to_auto=2))
     controller.decide(0, cpu(86))
     controller.on_reconnect()
     assert controller.decide(10, cpu(84)).reason is Reason.CRITICAL_TEMPERATURE

@@ -81,8 +81,8 @@ async def test_percentage_then_auto(
 async def test_floor_applies_to_manual(
     hass: HomeAssistant, poweredge_sim: SimulatedIdrac
 ) -> None:
-    await _call(hass, SERVICE_SET_PERCENTAGE, percentage=5)
-    assert poweredge_sim.fan_duty == 15  # the default floor
+    await _call(hass, SERVICE_SET_PERCENTAGE, percentage=2)
+    assert poweredge_sim.fan_duty == 5  # the default floor
 
 
 @pytest.mark.usefixtures("init_integration")

@@ -67,7 +67,7 @@ class CurvePoint:
 class FanCurve:
     """A piecewise-linear curve, flat before its first and after its last point.
 
-    Text form, as the options flow edits it: ``"40:20, 60:35, 75:60, 85:100"``.
+    Text form, as the options flow edits it: ``"50:5, 65:15, 85:100"``.
     """
 
     points: tuple[CurvePoint, ...]
@@ -159,7 +159,7 @@ def _format_temperature(temperature: float) -> str:
     return str(int(temperature)) if temperature.is_integer() else repr(temperature)
 
 
-DEFAULT_CURVE = FanCurve.parse("40:20, 60:35, 75:60, 85:100")
+DEFAULT_CURVE = FanCurve.parse("50:5, 65:15, 85:100")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,12 +186,12 @@ class ControlSettings:
 
     curve: FanCurve = DEFAULT_CURVE
     fixed_percent: int | None = None
-    floor_percent: int = 15
+    floor_percent: int = 5
     critical_temperature: float = 85.0
     hysteresis: float = 3.0
     dwell_seconds: float = 30.0
-    slew_percent_per_minute: float = 10.0
-    min_step_percent: int = 5
+    slew_percent_per_minute: float = 30.0
+    min_step_percent: int = 10
     failures_to_auto: int = 3
 
     def __post_init__(self) -> None:

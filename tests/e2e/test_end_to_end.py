@@ -173,20 +173,20 @@ def check_states(lab: Lab, entry_id: str) -> None:
 def drive_fan_services(lab: Lab) -> None:
     """Step 3: fan.set_percentage selects manual; the simulator logs the OEM commands and follows."""
     sim = lab.sims[0]
-    lab.api.service("fan", "set_percentage", {"entity_id": FAN, "percentage": 25})
+    lab.api.service("fan", "set_percentage", {"entity_id": FAN, "percentage": 10})
     wait_for_fan(
         lab,
-        "manual 25 % in HA and in the simulator",
+        "manual 10 % in HA and in the simulator",
         lambda fan, state: (
             fan["preset_mode"] == "manual"
-            and fan["percentage"] == 25
+            and fan["percentage"] == 10
             and state["mode"] == "manual"
-            and state["fan_duty"] == 25
+            and state["fan_duty"] == 10
         ),
     )
     commands = fan_oem_commands(sim)
     assert OEM_MANUAL in commands
-    assert "02 ff 19" in commands  # all fans, 0x19 = 25 %
+    assert "02 ff 0a" in commands  # all fans, 0x0a = 10 %
 
 
 def follow_the_curve(lab: Lab) -> None:
