@@ -7,6 +7,7 @@ injected, so nothing depends on wall-clock timing.
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Any
 from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_REAUTH
@@ -26,6 +27,7 @@ from custom_components.dell_fan_control.const import (
     PRESET_CURVE,
     PRESET_MANUAL,
 )
+from custom_components.dell_fan_control.control import Reason
 from custom_components.dell_fan_control.coordinator import DellFanCoordinator
 from poweredge_sim import SimulatedIdrac
 from tests.conftest import sim_entry_data, sim_unique_id
@@ -46,11 +48,17 @@ class FakeClock:
 
 
 async def async_setup_on_clock(
-    hass: HomeAssistant, sim: SimulatedIdrac, clock: FakeClock
+    hass: HomeAssistant,
+    sim: SimulatedIdrac,
+    clock: FakeClock,
+    options: dict[str, Any] | None = None,
 ) -> DellFanCoordinator:
     """Set up an entry for the simulator, its control law on the test's clock."""
     entry = MockConfigEntry(
-        domain=DOMAIN, data=sim_entry_data(sim), unique_id=sim_unique_id(sim)
+        domain=DOMAIN,
+        data=sim_entry_data(sim),
+        unique_id=sim_unique_id(sim),
+        options=options or {},
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -316,3 +324,57 @@ async def test_home_assistant_sensor_as_control_source(
     hass.states.async_remove("sensor.gpu_temperature")
     await poll(coordinator)
     assert poweredge_sim.mode == "automatic"
+
+
+async def test_no_cpu_temperature_keeps_dell_auto_and_raises_a_repair(
+    hass: HomeAssistant,
+    poweredge_sim_factory: SimFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """iDRAC 6 reads no CPU temperature: no stand-in from air temperatures.
+
+    The R710's only other temperatures are inlet and planar air, which a CPU curve
+    would answer with the floor whatever the CPUs do.
+    """
+    sim = poweredge_sim_factory("r710")
+    sim.set_load(1.0)
+    coordinator = await async_setup_on_clock(hass, sim, FakeClock())
+    issue_id = f"no_cpu_temperature_{coordinator.config_entry.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert coordinator.control_source_keys == ()
+
+    for preset, percent in ((PRESET_CURVE, None), (PRESET_MANUAL, 40)):
+        await coordinator.async_set_preset(preset, percent)
+        await poll(coordinator)
+        assert coordinator.data.decision is not None
+        assert coordinator.data.decision.reason is Reason.NO_SOURCES
+    assert MANUAL not in oem_requests(sim)
+    assert sim.mode == "automatic"
+    assert await hass.config_entries.async_unload(coordinator.config_entry.entry_id)
+
+
+async def test_a_chosen_source_controls_a_server_without_cpu_temperature(
+    hass: HomeAssistant,
+    poweredge_sim_factory: SimFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The host's own CPU temperature from another integration drives the curve."""
+    hass.states.async_set(
+        "sensor.host_cpu_temperature", "66.0", {"unit_of_measurement": "°C"}
+    )
+    sim = poweredge_sim_factory("r710")
+    coordinator = await async_setup_on_clock(
+        hass,
+        sim,
+        FakeClock(),
+        options={"extra_sources": ["sensor.host_cpu_temperature"]},
+    )
+    assert not issue_registry.async_get_issue(
+        DOMAIN, f"no_cpu_temperature_{coordinator.config_entry.entry_id}"
+    )
+    await coordinator.async_set_preset(PRESET_CURVE)
+    assert coordinator.data.decision is not None
+    assert coordinator.data.decision.control_temperature == 66.0
+    assert sim.mode == "manual"
+    assert sim.fan_duty == coordinator.controller.settings.target_percent(66.0)
+    assert await hass.config_entries.async_unload(coordinator.config_entry.entry_id)

@@ -18,6 +18,8 @@ from tests.conftest import sim_entry_data, sim_unique_id
 from tests.plugins.sim import SimFactory
 from tests.test_init import AUTOMATIC, MANUAL, oem_requests
 
+HOST_CPU = "sensor.host_cpu_temperature"
+
 
 @pytest.mark.parametrize("cipher_suite", ["auto", "17", "3"])
 @pytest.mark.parametrize(
@@ -41,9 +43,12 @@ async def test_model_setup_fan_and_unload(
     set_40_percent: list[bytes],
 ) -> None:
     sim = poweredge_sim_factory(model)
+    # The R710 and R510 read no CPU temperature over IPMI: the host's, from another
+    # integration, is the source for every model here (see test_coordinator.py).
+    hass.states.async_set(HOST_CPU, "45.0", {"unit_of_measurement": "°C"})
     entry = MockConfigEntry(
         domain=DOMAIN, title="server", data=sim_entry_data(sim, cipher_suite=cipher_suite),
-        unique_id=sim_unique_id(sim),
+        unique_id=sim_unique_id(sim), options={"extra_sources": [HOST_CPU]},
     )  # fmt: skip
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)

@@ -72,6 +72,8 @@ TEMPERATURE_KINDS = frozenset(
 
 # Failsafe event reason and repair issue when the fans do not follow our commands.
 FANS_IGNORE_COMMANDS = "fans_ignore_commands"
+# Repair issue when the BMC reads no CPU temperature and no source was chosen.
+NO_CPU_TEMPERATURE = "no_cpu_temperature"
 
 # Reasons that mean "we could not be sure", as opposed to the user choosing Dell auto.
 FAILSAFE_REASONS = frozenset(
@@ -148,6 +150,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         self._lock = asyncio.Lock()
         self._entity_keys: dict[str, int] = {}
         self._default_sources: tuple[str, ...] = ()
+        self.cpu_temperatures_unreadable = False
         # Session generation in which "automatic" was last confirmed; -1: not this session.
         self._auto_confirmed_in = -1
         self._written_percent: tuple[int, int] | None = None  # (session generation, %)
@@ -170,26 +173,25 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         return self._default_sources
 
     def _find_default_sources(self) -> tuple[str, ...]:
-        """The CPU sensors, unless the BMC never reads them (iDRAC 6): inlet and exhaust.
+        """The CPU sensors, or none if the BMC never reads them (iDRAC 6 often).
 
-        Asked once at setup with the server on. A CPU sensor that stops reading later
-        is not dropped: it counts as hot and the fans go to Dell automatic.
+        Asked once at setup with the server on. Inlet or exhaust air is no stand-in:
+        the curve and the critical temperature are CPU temperatures, and air that
+        never reaches them would hold the fans at the floor whatever the CPUs do.
+        With no source the fans stay in Dell automatic until the user picks some.
+        A CPU sensor that stops reading later is not dropped: it counts as hot.
         """
         cpus = self._keys_of(SensorKind.CPU_TEMPERATURE)
         readings = self.client.read(cpus)
         if any(value is not None for value in readings.values()):
             return cpus
         if not cpus or self.client.chassis_power_on():
-            fallback = self._keys_of(
-                SensorKind.INLET_TEMPERATURE, SensorKind.EXHAUST_TEMPERATURE
+            LOGGER.warning(
+                "%s: the BMC reads no CPU temperature; the fans stay in Dell automatic "
+                "until sources are chosen in the options",
+                self.name,
             )
-            if fallback:
-                LOGGER.info(
-                    "%s: CPU temperatures are not readable; the curve follows %s",
-                    self.name,
-                    fallback,
-                )
-                return fallback
+            return ()
         return cpus
 
     def _keys_of(self, *kinds: SensorKind) -> tuple[str, ...]:
@@ -236,13 +238,14 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                     translation_key="cannot_connect",
                     translation_placeholders={"error": str(err)},
                 ) from err
-        self._update_capability_issue()
+        self._update_setup_issues()
 
     def _setup_blocking(self) -> None:
         self.client.connect()
         self.identity = self.client.identity()
         self.sensors = {info.key: info for info in self.client.sensors()}
         self._default_sources = self._find_default_sources()
+        self.cpu_temperatures_unreadable = not self._default_sources
         if self.options.monitor_only:
             return
         self.capability = self.client.probe_fan_control()
@@ -253,6 +256,26 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                 self.pcie_cooling_response = self.client.get_pcie_cooling_response()
             except IdracUnsupportedError:
                 self.pcie_cooling_response = None
+
+    def _update_setup_issues(self) -> None:
+        self._update_capability_issue()
+        issue_id = f"{NO_CPU_TEMPERATURE}_{self.config_entry.entry_id}"
+        if (
+            self.cpu_temperatures_unreadable
+            and not self.monitor_only
+            and not (self.options.sources or self.options.extra_sources)
+        ):
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=NO_CPU_TEMPERATURE,
+                translation_placeholders={"title": self.config_entry.title},
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     def _update_capability_issue(self) -> None:
         issue_id = f"fan_control_{self.config_entry.entry_id}"

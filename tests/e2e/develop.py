@@ -164,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         for ipmi_port, control_port in sim_ports:
             _check_free(ipmi_port, socket.SOCK_DGRAM, "simulator IPMI")
             _check_free(control_port, socket.SOCK_STREAM, "simulator control")
+        if args.screenshots:
+            # The pictures' history graphs show this run only, not the last run's states.
+            for database in CONFIG_DIR.glob("home-assistant_v2.db*"):
+                database.unlink()
         print("starting mosquitto, simulated R730s and Home Assistant ...", flush=True)
         with running_lab(
             CONFIG_DIR,
