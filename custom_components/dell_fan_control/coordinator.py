@@ -186,11 +186,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         if any(value is not None for value in readings.values()):
             return cpus
         if not cpus or self.client.chassis_power_on():
-            LOGGER.warning(
-                "%s: the BMC reads no CPU temperature; the fans stay in Dell automatic "
-                "until sources are chosen in the options",
-                self.name,
-            )
+            LOGGER.info("%s: the BMC reads no CPU temperature", self.name)
             return ()
         return cpus
 
