@@ -255,44 +255,46 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
 
     def _update_setup_issues(self) -> None:
         self._update_capability_issue()
-        issue_id = f"{NO_CPU_TEMPERATURE}_{self.config_entry.entry_id}"
-        if (
+        no_cpu_temperature = (
             self.cpu_temperatures_unreadable
             and not self.monitor_only
             and not (self.options.sources or self.options.extra_sources)
-        ):
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=NO_CPU_TEMPERATURE,
-                translation_placeholders={"title": self.config_entry.title},
-            )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        )
+        self._update_warning_issue(
+            NO_CPU_TEMPERATURE,
+            NO_CPU_TEMPERATURE if no_cpu_temperature else None,
+            title=self.config_entry.title,
+        )
 
     def _update_capability_issue(self) -> None:
-        issue_id = f"fan_control_{self.config_entry.entry_id}"
-        if self.capability in (
+        refused = self.capability in (
             FanControlCapability.NOT_PERMITTED,
             FanControlCapability.UNSUPPORTED,
-        ):
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=f"fan_control_{self.capability}",
-                translation_placeholders={
-                    "title": self.config_entry.title,
-                    "firmware": self.identity.firmware,
-                },
-            )
-        else:
+        )
+        self._update_warning_issue(
+            "fan_control",
+            f"fan_control_{self.capability}" if refused else None,
+            title=self.config_entry.title,
+            firmware=self.identity.firmware,
+        )
+
+    def _update_warning_issue(
+        self, prefix: str, translation_key: str | None, **placeholders: str
+    ) -> None:
+        """Raise this entry's ``prefix`` repair issue, or clear it (key None)."""
+        issue_id = f"{prefix}_{self.config_entry.entry_id}"
+        if translation_key is None:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=translation_key,
+            translation_placeholders=placeholders,
+        )
 
     @override
     async def _async_update_data(self) -> DellFanData:
