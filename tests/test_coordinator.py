@@ -350,6 +350,39 @@ async def test_no_cpu_temperature_keeps_dell_auto_and_raises_a_repair(
         assert coordinator.data.decision.reason is Reason.NO_SOURCES
     assert MANUAL not in oem_requests(sim)
     assert sim.mode == "automatic"
+
+    # Choosing a source (the options flow saves, then reloads the entry) clears it.
+    entry = coordinator.config_entry
+    hass.states.async_set(
+        "sensor.host_cpu_temperature", "50.0", {"unit_of_measurement": "°C"}
+    )
+    hass.config_entries.async_update_entry(
+        entry, options={"extra_sources": ["sensor.host_cpu_temperature"]}
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    assert not issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("options", "raised"),
+    [
+        pytest.param({"sources": ["inlet_temperature"]}, False, id="a chosen sensor"),
+        pytest.param({"monitor_only": True}, False, id="monitor-only"),
+        pytest.param({"sources": ["gone_temperature"]}, True, id="chosen sensor gone"),
+    ],
+)
+async def test_no_cpu_temperature_repair_only_while_nothing_is_chosen(
+    hass: HomeAssistant,
+    poweredge_sim_factory: SimFactory,
+    issue_registry: ir.IssueRegistry,
+    options: dict[str, Any],
+    raised: bool,
+) -> None:
+    sim = poweredge_sim_factory("r710")
+    coordinator = await async_setup_on_clock(hass, sim, FakeClock(), options)
+    issue_id = f"no_cpu_temperature_{coordinator.config_entry.entry_id}"
+    assert (issue_registry.async_get_issue(DOMAIN, issue_id) is not None) is raised
     assert await hass.config_entries.async_unload(coordinator.config_entry.entry_id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -12,6 +13,7 @@ from custom_components.dell_fan_control.const import DOMAIN, PRESET_MANUAL
 from custom_components.dell_fan_control.idrac import ConnectionSettings, IdracClient
 from poweredge_sim import SimulatedIdrac
 from tests.conftest import sim_entry_data, sim_unique_id
+from tests.plugins.sim import SimFactory
 
 MANUAL = bytes((0x01, 0x00))
 AUTOMATIC = bytes((0x01, 0x01))
@@ -170,3 +172,22 @@ async def test_setup_after_a_crash_hands_back_first(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     assert poweredge_sim.mode == "automatic"
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_removing_the_entry_removes_its_repair_issues(
+    hass: HomeAssistant,
+    poweredge_sim_factory: SimFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    sim = poweredge_sim_factory("r710")  # reads no CPU temperature: a repair issue
+    entry = MockConfigEntry(
+        domain=DOMAIN, data=sim_entry_data(sim), unique_id=sim_unique_id(sim)
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    issue_id = f"no_cpu_temperature_{entry.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id)
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert sim.mode == "automatic"

@@ -72,3 +72,15 @@ async def async_unload_entry(hass: HomeAssistant, entry: DellFanConfigEntry) -> 
         if coordinator.mirror is not None:
             await coordinator.mirror.async_stop()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: DellFanConfigEntry) -> None:
+    """Repair issues belong to their entry: none outlives it."""
+    from homeassistant.helpers import issue_registry as ir
+
+    from .const import DOMAIN
+
+    suffix = f"_{entry.entry_id}"
+    for domain, issue_id in list(ir.async_get(hass).issues):
+        if domain == DOMAIN and issue_id.endswith(suffix):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)

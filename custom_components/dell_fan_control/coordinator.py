@@ -258,7 +258,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         no_cpu_temperature = (
             self.cpu_temperatures_unreadable
             and not self.monitor_only
-            and not (self.options.sources or self.options.extra_sources)
+            and not (self.control_source_keys or self.options.extra_sources)
         )
         self._update_warning_issue(
             NO_CPU_TEMPERATURE,
@@ -518,7 +518,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                 self.config_entry.title,
             )
             self.capability = FanControlCapability.NOT_PERMITTED
-            self._update_capability_issue()
+            self._update_setup_issues()
             # The fans may still be in our manual mode: ask for Dell auto once. A firmware
             # that refuses fan commands likely refuses this too (its update normally
             # reset the fans to automatic already).
