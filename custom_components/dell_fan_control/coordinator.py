@@ -150,7 +150,6 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         self._lock = asyncio.Lock()
         self._entity_keys: dict[str, int] = {}
         self._default_sources: tuple[str, ...] = ()
-        self.cpu_temperatures_unreadable = False
         # Session generation in which "automatic" was last confirmed; -1: not this session.
         self._auto_confirmed_in = -1
         self._written_percent: tuple[int, int] | None = None  # (session generation, %)
@@ -241,7 +240,6 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
         self.identity = self.client.identity()
         self.sensors = {info.key: info for info in self.client.sensors()}
         self._default_sources = self._find_default_sources()
-        self.cpu_temperatures_unreadable = not self._default_sources
         if self.options.monitor_only:
             return
         self.capability = self.client.probe_fan_control()
@@ -254,19 +252,7 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
                 self.pcie_cooling_response = None
 
     def _update_setup_issues(self) -> None:
-        self._update_capability_issue()
-        no_cpu_temperature = (
-            self.cpu_temperatures_unreadable
-            and not self.monitor_only
-            and not (self.control_source_keys or self.options.extra_sources)
-        )
-        self._update_warning_issue(
-            NO_CPU_TEMPERATURE,
-            NO_CPU_TEMPERATURE if no_cpu_temperature else None,
-            title=self.config_entry.title,
-        )
-
-    def _update_capability_issue(self) -> None:
+        """Raise or clear the issues setup can find: fan control refused, no source."""
         refused = self.capability in (
             FanControlCapability.NOT_PERMITTED,
             FanControlCapability.UNSUPPORTED,
@@ -276,6 +262,17 @@ class DellFanCoordinator(DataUpdateCoordinator[DellFanData]):
             f"fan_control_{self.capability}" if refused else None,
             title=self.config_entry.title,
             firmware=self.identity.firmware,
+        )
+        no_cpu_temperature = not (
+            self.monitor_only
+            or self._default_sources
+            or self.control_source_keys
+            or self.options.extra_sources
+        )
+        self._update_warning_issue(
+            NO_CPU_TEMPERATURE,
+            NO_CPU_TEMPERATURE if no_cpu_temperature else None,
+            title=self.config_entry.title,
         )
 
     def _update_warning_issue(
